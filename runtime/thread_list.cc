@@ -1,0 +1,199 @@
+#include "runtime/thread_list.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/internal/proc_stat.h"
+
+namespace taskleak {
+namespace {
+
+// The layout getdents64(2) fills in; glibc does not declare it.
+struct LinuxDirent64 {
+  ino64_t d_ino;
+  off64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+absl::Status UnreadableDir(const std::string& dir, int err) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot read the thread list at ", dir, ": ", strerror(err),
+                   " (is /proc mounted and readable?)"));
+}
+
+absl::StatusOr<int> OpenTaskDir(const ThreadListOptions& options) {
+  const int fd =
+      open(options.task_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return UnreadableDir(options.task_dir, errno);
+  return fd;
+}
+
+// Calls `visit(tid)` for each numeric entry of the open directory `fd`.
+// getdents64 on a raw fd avoids opendir's allocation and per-entry copies.
+template <typename Visit>
+absl::Status ForEachTid(int fd, const ThreadListOptions& options, Visit visit) {
+  alignas(LinuxDirent64) char buf[32 * 1024];
+  for (;;) {
+    const long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+    if (n < 0) return UnreadableDir(options.task_dir, errno);
+    if (n == 0) return absl::OkStatus();
+    for (long pos = 0; pos < n;) {
+      const auto* entry = reinterpret_cast<const LinuxDirent64*>(buf + pos);
+      pos += entry->d_reclen;
+      int tid;
+      if (absl::SimpleAtoi(entry->d_name, &tid) && tid > 0) visit(tid);
+    }
+  }
+}
+
+// Seconds since the epoch at which the machine booted, from /proc/stat.
+absl::Time BootTime() {
+  static const absl::Time boot_time = [] {
+    FILE* f = fopen("/proc/stat", "re");
+    if (f == nullptr) return absl::UnixEpoch();
+    long long btime = 0;
+    char line[256];
+    while (fgets(line, sizeof(line), f) != nullptr) {
+      if (sscanf(line, "btime %lld", &btime) == 1) break;
+    }
+    fclose(f);
+    return absl::FromUnixSeconds(btime);
+  }();
+  return boot_time;
+}
+
+absl::Duration TicksToDuration(uint64_t ticks) {
+  static const long ticks_per_second = sysconf(_SC_CLK_TCK);
+  return absl::Seconds(static_cast<double>(ticks) / ticks_per_second);
+}
+
+// Reads "<tid>/stat" relative to the open directory `dir_fd`.
+absl::StatusOr<ThreadInfo> ReadThreadInfoAt(int dir_fd, pid_t tid,
+                                            const ThreadListOptions& options) {
+  char path[32];
+  snprintf(path, sizeof(path), "%d/stat", tid);
+  const int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ESRCH) {
+      return absl::NotFoundError(absl::StrCat("thread ", tid, " has exited"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot open ", options.task_dir, "/", path, ": ", strerror(errno)));
+  }
+  char buf[1024];
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  const int read_errno = errno;
+  close(fd);
+  if (n <= 0) {
+    // A thread that exits between open and read leaves an empty file/ESRCH.
+    if (n == 0 || read_errno == ESRCH) {
+      return absl::NotFoundError(absl::StrCat("thread ", tid, " has exited"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read ", options.task_dir, "/", path, ": ",
+                     strerror(read_errno)));
+  }
+  absl::StatusOr<internal::ProcStat> stat =
+      internal::ParseProcStat(absl::string_view(buf, n));
+  if (!stat.ok()) return stat.status();
+  ThreadInfo info;
+  info.id = ThreadId{tid, stat->start_ticks};
+  info.name = std::move(stat->name);
+  info.state = stat->state;
+  info.cpu_time = TicksToDuration(stat->utime_ticks + stat->stime_ticks);
+  info.start_time = BootTime() + TicksToDuration(stat->start_ticks);
+  return info;
+}
+
+absl::StatusOr<std::vector<pid_t>> ListTidsAt(
+    int fd, const ThreadListOptions& options) {
+  std::vector<pid_t> tids;
+  absl::Status status =
+      ForEachTid(fd, options, [&](pid_t tid) { tids.push_back(tid); });
+  if (!status.ok()) return status;
+  return tids;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<pid_t>> ListThreadIds(
+    const ThreadListOptions& options) {
+  absl::StatusOr<int> fd = OpenTaskDir(options);
+  if (!fd.ok()) return fd.status();
+  absl::Cleanup closer = [&] { close(*fd); };
+  return ListTidsAt(*fd, options);
+}
+
+absl::StatusOr<int> CountThreads(const ThreadListOptions& options) {
+  absl::StatusOr<int> fd = OpenTaskDir(options);
+  if (!fd.ok()) return fd.status();
+  absl::Cleanup closer = [&] { close(*fd); };
+  int count = 0;
+  absl::Status status = ForEachTid(*fd, options, [&](pid_t) { ++count; });
+  if (!status.ok()) return status;
+  return count;
+}
+
+absl::StatusOr<ThreadInfo> ReadThreadInfo(pid_t tid,
+                                          const ThreadListOptions& options) {
+  absl::StatusOr<int> fd = OpenTaskDir(options);
+  if (!fd.ok()) return fd.status();
+  absl::Cleanup closer = [&] { close(*fd); };
+  return ReadThreadInfoAt(*fd, tid, options);
+}
+
+absl::StatusOr<std::vector<ThreadInfo>> ListThreads(
+    const ThreadListOptions& options) {
+  absl::StatusOr<int> fd = OpenTaskDir(options);
+  if (!fd.ok()) return fd.status();
+  absl::Cleanup closer = [&] { close(*fd); };
+  absl::StatusOr<std::vector<pid_t>> tids = ListTidsAt(*fd, options);
+  if (!tids.ok()) return tids.status();
+  std::vector<ThreadInfo> threads;
+  threads.reserve(tids->size());
+  for (pid_t tid : *tids) {
+    absl::StatusOr<ThreadInfo> info = ReadThreadInfoAt(*fd, tid, options);
+    if (info.ok()) {
+      threads.push_back(*std::move(info));
+    } else if (!absl::IsNotFound(info.status())) {
+      return info.status();
+    }
+  }
+  return threads;
+}
+
+const char* ThreadStateName(char state) {
+  switch (state) {
+    case 'R':
+      return "running";
+    case 'S':
+      return "sleeping";
+    case 'D':
+      return "disk sleep";
+    case 'T':
+      return "stopped";
+    case 't':
+      return "tracing stop";
+    case 'Z':
+      return "zombie";
+    case 'X':
+      return "dead";
+    case 'I':
+      return "idle";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace taskleak

@@ -1,0 +1,271 @@
+#include "runtime/thread_list.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/internal/proc_stat.h"
+
+namespace taskleak {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// A thread that names itself, reports its tid, and sleeps on a condition
+// variable until released.
+class ParkedThread {
+ public:
+  explicit ParkedThread(std::string name) {
+    thread_ = std::thread([this, name] {
+      pthread_setname_np(pthread_self(), name.c_str());
+      std::unique_lock<std::mutex> lock(mu_);
+      tid_ = CurrentTid();
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return released_; });
+    });
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return tid_ != 0; });
+  }
+  ~ParkedThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  pid_t tid() const { return tid_; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  pid_t tid_ = 0;
+  bool released_ = false;
+  std::thread thread_;
+};
+
+const ThreadInfo* FindTid(const std::vector<ThreadInfo>& threads, pid_t tid) {
+  for (const ThreadInfo& t : threads) {
+    if (t.id.tid == tid) return &t;
+  }
+  return nullptr;
+}
+
+TEST(ThreadListTest, NamedThreadsAppearWithNamesAndStates) {
+  ParkedThread a("tl-parked-a");
+  ParkedThread b("tl-parked-b");
+  // The wait() in ParkedThread may not have reached the futex yet.
+  absl::StatusOr<std::vector<ThreadInfo>> threads;
+  for (int i = 0; i < 200; ++i) {
+    threads = ListThreads();
+    ASSERT_TRUE(threads.ok()) << threads.status();
+    const ThreadInfo* ta = FindTid(*threads, a.tid());
+    const ThreadInfo* tb = FindTid(*threads, b.tid());
+    if (ta && tb && ta->state == 'S' && tb->state == 'S') break;
+    usleep(1000);
+  }
+  const ThreadInfo* ta = FindTid(*threads, a.tid());
+  const ThreadInfo* tb = FindTid(*threads, b.tid());
+  ASSERT_NE(ta, nullptr);
+  ASSERT_NE(tb, nullptr);
+  EXPECT_EQ(ta->name, "tl-parked-a");
+  EXPECT_EQ(tb->name, "tl-parked-b");
+  EXPECT_EQ(ta->state, 'S');
+  EXPECT_STREQ(ThreadStateName(ta->state), "sleeping");
+  EXPECT_GT(ta->id.start_ticks, 0u);
+  EXPECT_LE(absl::Now() - ta->start_time, absl::Minutes(10));
+}
+
+TEST(ThreadListTest, SpinningThreadIsRunningAndUsesCpu) {
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> tid{0};
+  std::thread spinner([&] {
+    pthread_setname_np(pthread_self(), "tl-spinner");
+    tid = CurrentTid();
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  while (tid == 0) std::this_thread::yield();
+  absl::StatusOr<ThreadInfo> info;
+  for (int i = 0; i < 500; ++i) {
+    info = ReadThreadInfo(tid);
+    ASSERT_TRUE(info.ok()) << info.status();
+    if (info->cpu_time > absl::ZeroDuration()) break;
+    usleep(2000);
+  }
+  stop = true;
+  spinner.join();
+  EXPECT_EQ(info->name, "tl-spinner");
+  EXPECT_EQ(info->state, 'R');
+  EXPECT_GT(info->cpu_time, absl::ZeroDuration());
+}
+
+TEST(ThreadListTest, ExitedThreadsDisappear) {
+  pid_t tid = 0;
+  {
+    ParkedThread t("tl-short");
+    tid = t.tid();
+    absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+    ASSERT_TRUE(tids.ok()) << tids.status();
+    EXPECT_THAT(*tids, Contains(tid));
+  }
+  absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+  ASSERT_TRUE(tids.ok()) << tids.status();
+  EXPECT_THAT(*tids, Not(Contains(tid)));
+  EXPECT_TRUE(absl::IsNotFound(ReadThreadInfo(tid).status()));
+}
+
+TEST(ThreadListTest, CountMatchesList) {
+  ParkedThread a("tl-count");
+  absl::StatusOr<int> count = CountThreads();
+  absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+  ASSERT_TRUE(count.ok()) << count.status();
+  ASSERT_TRUE(tids.ok()) << tids.status();
+  EXPECT_EQ(*count, static_cast<int>(tids->size()));
+  EXPECT_GE(*count, 2);
+}
+
+// Makes the kernel hand out `tid` to the next thread, if this process may
+// (root in its pid namespace). Returns false otherwise.
+bool SetNextTid(pid_t tid) {
+  int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string value = std::to_string(tid - 1);
+  bool ok = write(fd, value.data(), value.size()) ==
+            static_cast<ssize_t>(value.size());
+  close(fd);
+  return ok;
+}
+
+TEST(ThreadListTest, ReusedTidIsADifferentIdentity) {
+  ThreadId first;
+  {
+    ParkedThread t("tl-first");
+    absl::StatusOr<ThreadInfo> info = ReadThreadInfo(t.tid());
+    ASSERT_TRUE(info.ok()) << info.status();
+    first = info->id;
+  }
+  // Start times are in clock ticks: make sure the next thread starts later.
+  usleep(30 * 1000);
+  // Other processes may take the tid first; a few tries are enough.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (!SetNextTid(first.tid)) {
+      GTEST_SKIP() << "cannot write /proc/sys/kernel/ns_last_pid (not root?)";
+    }
+    ParkedThread t("tl-second");
+    if (t.tid() != first.tid) continue;
+    absl::StatusOr<ThreadInfo> info = ReadThreadInfo(t.tid());
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->id.tid, first.tid);
+    EXPECT_NE(info->id, first);
+    EXPECT_GT(info->id.start_ticks, first.start_ticks);
+    return;
+  }
+  FAIL() << "the kernel never reused tid " << first.tid;
+}
+
+// A fake task directory, to test what real /proc will not show on demand.
+class FakeTaskDir {
+ public:
+  FakeTaskDir() {
+    const char* tmp = getenv("TEST_TMPDIR");
+    std::string pattern = absl::StrCat(tmp ? tmp : "/tmp", "/taskXXXXXX");
+    dir_ = mkdtemp(pattern.data());
+  }
+  void SetStat(pid_t tid, const std::string& line) {
+    std::string sub = absl::StrCat(dir_, "/", tid);
+    mkdir(sub.c_str(), 0755);
+    std::ofstream(sub + "/stat") << line;
+  }
+  ThreadListOptions options() const { return {dir_}; }
+
+ private:
+  std::string dir_;
+};
+
+std::string StatLine(pid_t tid, const std::string& name, char state,
+                     int start_ticks) {
+  return absl::StrCat(tid, " (", name, ") ", std::string(1, state),
+                      " 1 1 1 0 -1 4194368 0 0 0 0 7 3 0 0 20 0 1 0 ",
+                      start_ticks, " 0 0\n");
+}
+
+TEST(ThreadListTest, SameTidWithNewStartTimeIsANewIdentity) {
+  FakeTaskDir dir;
+  dir.SetStat(42, StatLine(42, "old", 'S', 100));
+  absl::StatusOr<ThreadInfo> before = ReadThreadInfo(42, dir.options());
+  dir.SetStat(42, StatLine(42, "new", 'R', 250));
+  absl::StatusOr<ThreadInfo> after = ReadThreadInfo(42, dir.options());
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_NE(before->id, after->id);
+  EXPECT_EQ(after->name, "new");
+  EXPECT_EQ(after->state, 'R');
+}
+
+TEST(ThreadListTest, MissingProcIsAClearError) {
+  ThreadListOptions options{"/nonexistent-proc/self/task"};
+  absl::StatusOr<std::vector<ThreadInfo>> threads = ListThreads(options);
+  ASSERT_FALSE(threads.ok());
+  EXPECT_THAT(threads.status().message(),
+              HasSubstr("/nonexistent-proc/self/task"));
+  EXPECT_THAT(threads.status().message(), HasSubstr("is /proc mounted"));
+  EXPECT_FALSE(CountThreads(options).ok());
+  EXPECT_FALSE(ListThreadIds(options).ok());
+  EXPECT_FALSE(ReadThreadInfo(1, options).ok());
+}
+
+TEST(ThreadListTest, VanishedEntryIsSkippedAndMalformedOneIsAnError) {
+  FakeTaskDir dir;
+  dir.SetStat(7, StatLine(7, "alive", 'S', 5));
+  // A directory without a stat file: the thread exited while we listed.
+  dir.SetStat(8, "");
+  absl::StatusOr<std::vector<ThreadInfo>> threads = ListThreads(dir.options());
+  ASSERT_TRUE(threads.ok()) << threads.status();
+  ASSERT_EQ(threads->size(), 1u);
+  EXPECT_EQ((*threads)[0].name, "alive");
+
+  dir.SetStat(9, "9 garbage\n");
+  threads = ListThreads(dir.options());
+  ASSERT_FALSE(threads.ok());
+  EXPECT_THAT(threads.status().message(), HasSubstr("malformed stat line"));
+}
+
+TEST(ProcStatTest, NameMayContainParenthesesAndSpaces) {
+  absl::StatusOr<internal::ProcStat> stat =
+      internal::ParseProcStat(StatLine(12, "a) (b c)", 'D', 99));
+  ASSERT_TRUE(stat.ok()) << stat.status();
+  EXPECT_EQ(stat->name, "a) (b c)");
+  EXPECT_EQ(stat->state, 'D');
+  EXPECT_EQ(stat->utime_ticks, 7u);
+  EXPECT_EQ(stat->stime_ticks, 3u);
+  EXPECT_EQ(stat->start_ticks, 99u);
+}
+
+TEST(ProcStatTest, TruncatedLineIsRejected) {
+  EXPECT_FALSE(internal::ParseProcStat("12 (x) S 1 1").ok());
+  EXPECT_FALSE(internal::ParseProcStat("no parentheses at all").ok());
+}
+
+}  // namespace
+}  // namespace taskleak
