@@ -97,6 +97,11 @@ void JsonWriter::Bool(bool value) {
   out_ += value ? "true" : "false";
 }
 
+void JsonWriter::Raw(absl::string_view json) {
+  BeforeValue();
+  absl::StrAppend(&out_, json);
+}
+
 void JsonWriter::Field(absl::string_view key, absl::string_view value) {
   Key(key);
   String(value);

@@ -25,6 +25,8 @@ class JsonWriter {
   void Int(int64_t value);
   void Double(double value);
   void Bool(bool value);
+  // Inserts an already-serialized JSON value.
+  void Raw(absl::string_view json);
 
   // Shorthands for a key followed by its value.
   void Field(absl::string_view key, absl::string_view value);

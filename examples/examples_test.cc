@@ -1,0 +1,124 @@
+// Runs each buggy example's test binary and checks that it fails with the
+// report a developer needs: what leaked, where it is stuck (function and
+// file:line), who started it, and the GitHub annotation at that line.
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/internal/subprocess.h"
+
+namespace {
+
+using ::taskleak::internal::ProcessResult;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+ProcessResult RunExample(const std::string& binary,
+                         std::vector<std::string> flags) {
+  std::vector<std::string> argv = {binary, "--taskleak_grace=300ms"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  absl::StatusOr<ProcessResult> result =
+      taskleak::internal::RunProcess(argv, {"GITHUB_ACTIONS=true"});
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : ProcessResult{};
+}
+
+// The line of `file` that contains `code`, as "file:line".
+std::string Where(const std::string& file, const std::string& code) {
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find(code) != std::string::npos) return absl::StrCat(file, ":", n);
+  }
+  ADD_FAILURE() << "no '" << code << "' in " << file;
+  return "";
+}
+
+std::string Annotation(const std::string& where) {
+  const size_t colon = where.rfind(':');
+  return absl::StrCat("::error file=", where.substr(0, colon),
+                      ",line=", where.substr(colon + 1), "::");
+}
+
+TEST(ExamplesTest, PoolThatForgetsToJoin) {
+  ProcessResult r = RunExample("examples/forgetful_pool_test", {});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const std::string stuck =
+      Where("examples/forgetful_pool.cc", "state->cv.wait(lock");
+  const std::string started =
+      Where("examples/forgetful_pool.cc", "workers_.emplace_back");
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr("2 threads started by ForgetfulPoolTest.RunsJobs"
+                      " are still running after 300ms: resizer-"),
+            HasSubstr("2 threads like this"),
+            HasSubstr("examples::ForgetfulPool::WorkerLoop"), HasSubstr(stuck),
+            HasSubstr("examples::ForgetfulPool::ForgetfulPool"),
+            HasSubstr(started),
+            HasSubstr(Annotation(started) + "thread \"resizer-")))
+      << r.output;
+}
+
+TEST(ExamplesTest, DetachedTimer) {
+  ProcessResult r = RunExample("examples/detached_timer_test", {});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const std::string stuck =
+      Where("examples/detached_timer.cc", "std::this_thread::sleep_for");
+  const std::string started =
+      Where("examples/detached_timer.cc", "std::thread([delay");
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("1 thread started by "
+                              "DetachedTimerTest.SchedulesARetry is still "
+                              "running after 300ms: retry-timer"),
+                    HasSubstr(stuck), HasSubstr("examples::RunAfter"),
+                    HasSubstr(started),
+                    HasSubstr(Annotation(started) +
+                              "thread \"retry-timer\" started here")))
+      << r.output;
+}
+
+TEST(ExamplesTest, DescriptorLeftOpen) {
+  ProcessResult r = RunExample("examples/audit_log_test",
+                               {"--taskleak_check=threads,tasks,fds"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("[  FAILED  ] AuditLogTest.AppendsLines"),
+                    HasSubstr("1 file descriptor opened by "
+                              "AuditLogTest.AppendsLines is still open"),
+                    HasSubstr("/audit.log"),
+                    HasSubstr("[       OK ] ClosingAuditLogTest.AppendsLines")))
+      << r.output;
+}
+
+TEST(ExamplesTest, TasksLeftInTheSharedPoolsQueue) {
+  ProcessResult r = RunExample("examples/prefetcher_test", {});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("3 tasks registered by "
+                              "PrefetcherTest.WarmsTheCache are still live: "
+                              "prefetch user:1, prefetch user:2, prefetch "
+                              "user:3"),
+                    HasSubstr("thread_pool_job"),
+                    HasSubstr("[       OK ] CancellingPrefetcherTest"),
+                    // The pool itself is a lazily started singleton.
+                    Not(HasSubstr("threads started by")),
+                    HasSubstr("\"shared-0\" was started by a lazily "
+                              "initialized singleton")))
+      << r.output;
+}
+
+TEST(ExamplesTest, LazySingletonPoolIsNotBlamed) {
+  ProcessResult r = RunExample("examples/shared_pool_test", {});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr("taskleak: note: thread"),
+                              HasSubstr("lazily initialized singleton"),
+                              Not(HasSubstr("still running"))))
+      << r.output;
+}
+
+}  // namespace

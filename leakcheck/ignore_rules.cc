@@ -1,0 +1,145 @@
+#include "leakcheck/ignore_rules.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/thread_origin.h"
+
+namespace taskleak {
+namespace {
+
+bool AnyFrameMatches(const std::vector<SymbolizedFrame>& frames,
+                     absl::string_view function) {
+  for (const SymbolizedFrame& frame : frames) {
+    if (FunctionNameMatches(frame.function, function)) return true;
+  }
+  return false;
+}
+
+bool AnyFrameStartsWith(const std::vector<SymbolizedFrame>& frames,
+                        std::initializer_list<absl::string_view> prefixes) {
+  for (const SymbolizedFrame& frame : frames) {
+    for (absl::string_view prefix : prefixes) {
+      if (absl::StartsWith(frame.function, prefix)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool FunctionNameMatches(absl::string_view symbolized,
+                         absl::string_view function) {
+  if (function.empty()) return false;
+  // `function` must start the name or follow a "::", and be followed by the
+  // end, a parameter list or template arguments.
+  for (size_t at = symbolized.find(function); at != absl::string_view::npos;
+       at = symbolized.find(function, at + 1)) {
+    const bool starts = at == 0 || (at >= 2 && symbolized[at - 1] == ':' &&
+                                    symbolized[at - 2] == ':');
+    const size_t end = at + function.size();
+    const bool ends = end == symbolized.size() || symbolized[end] == '(' ||
+                      symbolized[end] == '<';
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+std::string ValidateIgnoreRegex(absl::string_view regex) {
+  try {
+    std::regex compiled{std::string(regex)};
+  } catch (const std::regex_error& e) {
+    return absl::StrCat("invalid regular expression '", regex, "': ", e.what());
+  }
+  return "";
+}
+
+IgnoreRule IgnoreThreadName(absl::string_view regex) {
+  IgnoreRule rule(IgnoreRule::Kind::kThreadName, std::string(regex));
+  if (ValidateIgnoreRegex(regex).empty()) {
+    rule.regex_ = std::make_shared<const std::regex>(std::string(regex));
+  }
+  return rule;
+}
+
+IgnoreRule IgnoreTopFunction(absl::string_view function) {
+  return IgnoreRule(IgnoreRule::Kind::kTopFunction, std::string(function));
+}
+
+IgnoreRule IgnoreAnyFunction(absl::string_view function) {
+  return IgnoreRule(IgnoreRule::Kind::kAnyFunction, std::string(function));
+}
+
+IgnoreRule IgnoreCreatedBy(absl::string_view function) {
+  return IgnoreRule(IgnoreRule::Kind::kCreatedBy, std::string(function));
+}
+
+IgnoreRule IgnoreIf(std::string description,
+                    std::function<bool(const ThreadDump&)> predicate) {
+  IgnoreRule rule(IgnoreRule::Kind::kPredicate, std::move(description));
+  rule.predicate_ = std::move(predicate);
+  return rule;
+}
+
+std::string IgnoreRule::Describe() const {
+  switch (kind_) {
+    case Kind::kThreadName:
+      return absl::StrCat("thread name matches '", pattern_, "'");
+    case Kind::kTopFunction:
+      return absl::StrCat("top function is ", pattern_);
+    case Kind::kAnyFunction:
+      return absl::StrCat("stack contains ", pattern_);
+    case Kind::kCreatedBy:
+      return absl::StrCat("created by ", pattern_);
+    case Kind::kPredicate:
+      return pattern_;
+  }
+  return pattern_;
+}
+
+bool IgnoreRule::NeedsStack() const {
+  return kind_ == Kind::kTopFunction || kind_ == Kind::kAnyFunction ||
+         kind_ == Kind::kPredicate;
+}
+
+bool IgnoreRule::Matches(const ThreadDump& thread) const {
+  switch (kind_) {
+    case Kind::kThreadName:
+      return regex_ != nullptr && std::regex_match(thread.info.name, *regex_);
+    case Kind::kTopFunction:
+      return !thread.stack.empty() &&
+             FunctionNameMatches(thread.stack[0].function, pattern_);
+    case Kind::kAnyFunction:
+      return AnyFrameMatches(thread.stack, pattern_);
+    case Kind::kCreatedBy:
+      return !thread.created_by.empty() &&
+             AnyFrameMatches(thread.created_by[0].stack, pattern_);
+    case Kind::kPredicate:
+      return predicate_ && predicate_(thread);
+  }
+  return false;
+}
+
+std::vector<IgnoreRule> BuiltinIgnoreRules() {
+  return {
+      IgnoreIf("a sanitizer runtime thread",
+               [](const ThreadDump& t) {
+                 return AnyFrameStartsWith(
+                     t.stack,
+                     {"__sanitizer::", "__tsan::", "__asan::", "__lsan::"});
+               }),
+      // glibc starts its timer and AIO helpers without calling
+      // pthread_create, and they block every signal.
+      IgnoreIf("a glibc helper thread",
+               [](const ThreadDump& t) {
+                 return ThreadOriginsRecorded() && t.created_by.empty() &&
+                        !t.stack_available &&
+                        absl::StrContains(t.stack_unavailable_reason,
+                                          "blocked");
+               }),
+      IgnoreThreadName("taskleak-.*"),
+  };
+}
+
+}  // namespace taskleak

@@ -1,0 +1,271 @@
+#include "leakcheck/leak_checker.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "runtime/fd_list.h"
+#include "runtime/task_registry.h"
+#include "runtime/thread_list.h"
+#include "runtime/thread_origin.h"
+
+namespace taskleak {
+namespace {
+
+constexpr absl::Duration kFirstPoll = absl::Milliseconds(1);
+constexpr absl::Duration kLongestPoll = absl::Milliseconds(50);
+
+// Frames that mean "this runs once, from a lazily initialized singleton".
+constexpr absl::string_view kOnceFunctions[] = {
+    "std::call_once", "__once_proxy", "pthread_once", "__pthread_once_slow"};
+
+// A thread that was not alive at the snapshot, as first seen.
+struct Candidate {
+  ThreadDump dump;
+  // Index into the rules of the first one that matches, or -1.
+  int rule = -1;
+  bool singleton = false;
+  // Whether everything the verdict depends on was known.
+  bool settled = false;
+};
+
+class Checker {
+ public:
+  Checker(const LeakSnapshot& before, const LeakCheckOptions& options)
+      : options_(options) {
+    rules_ = options.ignore;
+    if (options.builtin_ignores) {
+      for (IgnoreRule& rule : BuiltinIgnoreRules()) {
+        rules_.push_back(std::move(rule));
+      }
+    }
+    for (const IgnoreRule& rule : rules_) {
+      needs_stack_ = needs_stack_ || rule.NeedsStack();
+    }
+  }
+
+  // Reads the threads that are new since `before` and returns the tids that
+  // are blamed. A thread is judged (name, creation stack, ignore rules) only
+  // once it has been seen twice, or at the last poll: a thread that was just
+  // joined can linger in /proc for a moment, and should cost nothing. It is
+  // judged again while its verdict may change: it was still starting (no
+  // recorded origin yet, or signals blocked as glibc does at thread start),
+  // or it has renamed itself since.
+  absl::StatusOr<std::vector<pid_t>> BlamedThreads(
+      const absl::flat_hash_set<pid_t>& before, bool last_poll) {
+    absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+    if (!tids.ok()) return tids.status();
+    std::vector<pid_t> alive;
+    std::vector<ThreadInfo> to_classify;
+    for (pid_t tid : *tids) {
+      if (before.contains(tid)) continue;
+      if (!last_poll && seen_once_.insert(tid).second) {
+        unclassified_ = true;
+        continue;
+      }
+      absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid);
+      if (absl::IsNotFound(info.status())) continue;  // exited just now
+      if (!info.ok()) return info.status();
+      auto it = candidates_.find(tid);
+      if (it == candidates_.end() || !it->second.settled ||
+          it->second.dump.info.name != info->name) {
+        to_classify.push_back(*std::move(info));
+      } else {
+        it->second.dump.info = *std::move(info);
+      }
+      alive.push_back(tid);
+    }
+    if (!to_classify.empty()) Classify(to_classify);
+    std::sort(alive.begin(), alive.end());
+    std::vector<pid_t> blamed;
+    std::vector<int> matches(rules_.size(), 0);
+    for (pid_t tid : alive) {
+      const Candidate& c = candidates_.at(tid);
+      // A verdict that may still change must not end the wait early.
+      if (!c.settled) unclassified_ = true;
+      if (c.singleton && !options_.strict_singletons) continue;
+      if (c.rule >= 0) {
+        const int allowed = rules_[c.rule].tolerance();
+        if (allowed < 0 || ++matches[c.rule] <= allowed) continue;
+      }
+      blamed.push_back(tid);
+    }
+    return blamed;
+  }
+
+  // Whether the last BlamedThreads saw new threads it has not judged yet.
+  bool TakeUnclassified() { return std::exchange(unclassified_, false); }
+
+  // Notes for singletons that were left alone.
+  std::vector<std::string> Notes() const {
+    std::vector<std::string> notes;
+    if (options_.strict_singletons) return notes;
+    for (const auto& [tid, c] : candidates_) {
+      if (!c.singleton) continue;
+      notes.push_back(absl::StrFormat(
+          "thread %d \"%s\" was started by a lazily initialized singleton "
+          "and lives as long as the process; it is not blamed (strict "
+          "singletons would blame it)",
+          tid, c.dump.info.name));
+    }
+    return notes;
+  }
+
+  std::vector<ThreadInfo> InfoOf(absl::Span<const pid_t> tids) const {
+    std::vector<ThreadInfo> infos;
+    for (pid_t tid : tids) infos.push_back(candidates_.at(tid).dump.info);
+    return infos;
+  }
+
+ private:
+  void Classify(const std::vector<ThreadInfo>& threads) {
+    std::vector<ThreadDump> dumps;
+    if (needs_stack_) {
+      absl::StatusOr<std::vector<ThreadDump>> captured =
+          DumpThreads(threads, options_.dump);
+      if (captured.ok()) dumps = *std::move(captured);
+    }
+    if (dumps.empty()) {
+      // Names and creation stacks only; rules on stacks then never match.
+      for (const ThreadInfo& info : threads) {
+        ThreadDump dump;
+        dump.info = info;
+        dump.stack_unavailable_reason = "not captured";
+        dump.created_by = CreatorsOf(info.id.tid);
+        dumps.push_back(std::move(dump));
+      }
+    }
+    for (ThreadDump& dump : dumps) {
+      Candidate c;
+      for (int i = 0; i < static_cast<int>(rules_.size()); ++i) {
+        if (rules_[i].Matches(dump)) {
+          c.rule = i;
+          break;
+        }
+      }
+      c.singleton = StartedBySingleton(dump);
+      c.settled = (!needs_stack_ || dump.stack_available) &&
+                  (!ThreadOriginsRecorded() || !dump.created_by.empty());
+      const pid_t tid = dump.info.id.tid;
+      c.dump = std::move(dump);
+      candidates_.insert_or_assign(tid, std::move(c));
+    }
+  }
+
+  const LeakCheckOptions& options_;
+  std::vector<IgnoreRule> rules_;
+  bool needs_stack_ = false;
+  absl::flat_hash_map<pid_t, Candidate> candidates_;
+  absl::flat_hash_set<pid_t> seen_once_;
+  bool unclassified_ = false;
+};
+
+absl::StatusOr<std::vector<int>> NewFds(
+    const absl::flat_hash_set<int>& before) {
+  absl::StatusOr<std::vector<int>> fds = ListFds();
+  if (!fds.ok()) return fds.status();
+  std::vector<int> fresh;
+  for (int fd : *fds) {
+    if (!before.contains(fd)) fresh.push_back(fd);
+  }
+  return fresh;
+}
+
+}  // namespace
+
+bool StartedBySingleton(const ThreadDump& thread) {
+  if (thread.created_by.empty()) return false;
+  if (thread.created_by[0].in_static_initializer) return true;
+  for (const SymbolizedFrame& frame : thread.created_by[0].stack) {
+    for (absl::string_view once : kOnceFunctions) {
+      if (FunctionNameMatches(frame.function, once)) return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
+    const LeakCheckOptions& options) {
+  LeakSnapshot snapshot;
+  snapshot.taken_at_ = absl::Now();
+  if (options.check_threads) {
+    absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+    if (!tids.ok()) return tids.status();
+    snapshot.tids_.insert(tids->begin(), tids->end());
+  }
+  if (options.check_tasks) snapshot.task_watermark_ = NextTaskId();
+  if (options.check_fds) {
+    absl::StatusOr<std::vector<int>> fds = ListFds();
+    if (!fds.ok()) return fds.status();
+    snapshot.fds_.insert(fds->begin(), fds->end());
+  }
+  return snapshot;
+}
+
+absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
+                                     const LeakCheckOptions& options,
+                                     absl::string_view scope) {
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + options.grace;
+  Checker checker(before, options);
+  absl::Duration pause = kFirstPoll;
+  std::vector<pid_t> threads;
+  int64_t tasks = 0;
+  std::vector<int> fds;
+  for (bool last_poll = false;;) {
+    bool unclassified = false;
+    if (options.check_threads) {
+      absl::StatusOr<std::vector<pid_t>> blamed =
+          checker.BlamedThreads(before.tids_, last_poll);
+      if (!blamed.ok()) return blamed.status();
+      threads = *std::move(blamed);
+      unclassified = checker.TakeUnclassified();
+    }
+    if (options.check_tasks) tasks = CountTasks(before.task_watermark_);
+    if (options.check_fds) {
+      absl::StatusOr<std::vector<int>> fresh = NewFds(before.fds_);
+      if (!fresh.ok()) return fresh.status();
+      fds = *std::move(fresh);
+    }
+    const bool within_tolerance =
+        static_cast<int>(threads.size()) <= options.tolerance &&
+        tasks <= options.tolerance && fds.empty();
+    if (within_tolerance && !unclassified) break;
+    if (last_poll) break;
+    const absl::Time now = absl::Now();
+    if (now >= deadline) {
+      last_poll = true;
+      continue;
+    }
+    absl::SleepFor(std::min(pause, deadline - now));
+    pause = std::min(pause * 2, kLongestPoll);
+  }
+
+  LeakReport report;
+  report.scope = std::string(scope);
+  report.grace = options.grace;
+  report.format = options.dump;
+  report.notes = checker.Notes();
+  if (static_cast<int>(threads.size()) > options.tolerance) {
+    absl::StatusOr<std::vector<ThreadDump>> dumps =
+        DumpThreads(checker.InfoOf(threads), options.dump);
+    if (!dumps.ok()) return dumps.status();
+    report.threads = *std::move(dumps);
+  }
+  if (tasks > options.tolerance) {
+    report.tasks = DumpTasks(ListTasks(before.task_watermark_));
+  }
+  for (int fd : fds) {
+    absl::StatusOr<std::string> target = ReadFdTarget(fd);
+    if (target.ok()) report.fds.push_back(LeakedFd{fd, *std::move(target)});
+  }
+  report.checked_at = absl::Now();
+  report.waited = report.checked_at - start;
+  return report;
+}
+
+}  // namespace taskleak

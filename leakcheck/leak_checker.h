@@ -1,0 +1,95 @@
+// The leak check engine, independent of any test framework: take a snapshot
+// before, then ask what is alive now that was not before.
+//
+//   taskleak::LeakCheckOptions options;
+//   absl::StatusOr<taskleak::LeakSnapshot> before =
+//       taskleak::LeakSnapshot::Take(options);
+//   RunTheCodeUnderTest();
+//   absl::StatusOr<taskleak::LeakReport> report =
+//       taskleak::FindLeaks(*before, options, "my scope");
+//   if (report.ok() && !report->clean()) std::cerr << report->Text();
+//
+// A clean check costs two directory listings and a few comparisons: no
+// sleeping, no stack capture, no symbolization. Only when something new is
+// alive does the check poll with exponential backoff (1 ms doubling to
+// 50 ms) until it is gone or the grace window ends, and then capture and
+// symbolize what is left.
+//
+// Thread-safe: independent checks may run concurrently. Not async-signal-safe.
+
+#ifndef TASKLEAK_LEAKCHECK_LEAK_CHECKER_H_
+#define TASKLEAK_LEAKCHECK_LEAK_CHECKER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "leakcheck/ignore_rules.h"
+#include "leakcheck/leak_report.h"
+#include "runtime/dump.h"
+
+namespace taskleak {
+
+struct LeakCheckOptions {
+  // How long new threads, tasks and descriptors may take to go away. A total
+  // budget for the polling, not a retry count.
+  absl::Duration grace = absl::Seconds(1);
+  // How many new threads, and separately how many new tasks, are allowed.
+  int tolerance = 0;
+  // Threads to leave alone (see ignore_rules.h).
+  std::vector<IgnoreRule> ignore;
+  // Also apply BuiltinIgnoreRules(): sanitizer, glibc and taskleak threads.
+  bool builtin_ignores = true;
+  // What to check.
+  bool check_threads = true;
+  bool check_tasks = true;
+  bool check_fds = false;
+  // Blame threads started by lazily initialized singletons (a function-local
+  // static or std::call_once on the creation stack). By default they are
+  // process-lifetime threads, mentioned in a note and not blamed.
+  bool strict_singletons = false;
+  // How stacks are captured and shown in the report.
+  DumpOptions dump;
+};
+
+// What was alive at one moment.
+class LeakSnapshot {
+ public:
+  // Lists threads, the task watermark and (if checked) open descriptors.
+  // Fails if /proc cannot be read.
+  static absl::StatusOr<LeakSnapshot> Take(const LeakCheckOptions& options);
+
+  // For tests and tools: the snapshot's contents.
+  const absl::flat_hash_set<pid_t>& tids() const { return tids_; }
+  uint64_t task_watermark() const { return task_watermark_; }
+
+ private:
+  friend absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot&,
+                                              const LeakCheckOptions&,
+                                              absl::string_view);
+  absl::flat_hash_set<pid_t> tids_;
+  uint64_t task_watermark_ = 0;
+  absl::flat_hash_set<int> fds_;
+  absl::Time taken_at_;
+};
+
+// Reports what is alive now and was not in `before`, after waiting up to
+// options.grace for it to go away. `scope` names who is blamed (a test's
+// name). Fails only if /proc cannot be read.
+absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
+                                     const LeakCheckOptions& options,
+                                     absl::string_view scope);
+
+// Whether the thread was started by a lazily initialized singleton: its
+// creation stack passes through a function-local static's initializer or
+// std::call_once.
+bool StartedBySingleton(const ThreadDump& thread);
+
+}  // namespace taskleak
+
+#endif  // TASKLEAK_LEAKCHECK_LEAK_CHECKER_H_

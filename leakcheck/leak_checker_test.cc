@@ -1,0 +1,249 @@
+#include "leakcheck/leak_checker.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/task_registry.h"
+
+namespace taskleak {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// Threads that stay alive until the test releases them, so that one test's
+// deliberate leak never spills into the next.
+class Stragglers {
+ public:
+  ~Stragglers() { ReleaseAll(); }
+
+  // Starts a thread named `name` (at most 15 characters) that blocks in
+  // WaitInLeakedThread.
+  __attribute__((noinline)) void StartLeakedThread(const std::string& name) {
+    threads_.emplace_back([this, name] {
+      pthread_setname_np(pthread_self(), name.c_str());
+      WaitInLeakedThread(release_);
+    });
+  }
+
+  void ReleaseAll() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  __attribute__((noinline)) static void WaitInLeakedThread(
+      absl::Notification& release) {
+    release.WaitForNotification();
+  }
+
+ private:
+  absl::Notification release_;
+  std::vector<std::thread> threads_;
+};
+
+LeakCheckOptions Fast() {
+  LeakCheckOptions options;
+  options.grace = absl::Milliseconds(100);
+  return options;
+}
+
+LeakSnapshot Snapshot(const LeakCheckOptions& options) {
+  absl::StatusOr<LeakSnapshot> snapshot = LeakSnapshot::Take(options);
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+  return *std::move(snapshot);
+}
+
+LeakReport Check(const LeakSnapshot& before, const LeakCheckOptions& options,
+                 const std::string& scope = "Scope") {
+  absl::StatusOr<LeakReport> report = FindLeaks(before, options, scope);
+  EXPECT_TRUE(report.ok()) << report.status();
+  return *std::move(report);
+}
+
+bool StackHas(const std::vector<SymbolizedFrame>& frames,
+              const std::string& function) {
+  for (const SymbolizedFrame& f : frames) {
+    if (f.function.find(function) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(LeakCheckerTest, JoinedThreadsAreClean) {
+  LeakCheckOptions options = Fast();
+  LeakSnapshot before = Snapshot(options);
+  std::thread([] {}).join();
+  LeakReport report = Check(before, options);
+  EXPECT_TRUE(report.clean()) << report.Text();
+  EXPECT_EQ(report.Summary(), "");
+  EXPECT_LT(report.waited, options.grace);
+}
+
+TEST(LeakCheckerTest, LeakedThreadIsReportedWithStacksAfterTheGrace) {
+  LeakCheckOptions options = Fast();
+  LeakSnapshot before = Snapshot(options);
+  Stragglers stragglers;
+  stragglers.StartLeakedThread("leaky-worker");
+  LeakReport report = Check(before, options, "PoolTest.Shutdown");
+  stragglers.ReleaseAll();
+
+  ASSERT_THAT(report.threads, SizeIs(1));
+  const ThreadDump& t = report.threads[0];
+  EXPECT_EQ(t.info.name, "leaky-worker");
+  // How close to the grace the report comes is measured by the benchmark.
+  EXPECT_GE(report.waited, options.grace);
+  EXPECT_EQ(report.Summary(),
+            "1 thread started by PoolTest.Shutdown is still running after "
+            "100ms: leaky-worker");
+  ASSERT_TRUE(t.stack_available) << t.stack_unavailable_reason;
+  EXPECT_TRUE(StackHas(t.stack, "WaitInLeakedThread")) << report.Text();
+  ASSERT_THAT(t.created_by, SizeIs(1));
+  EXPECT_TRUE(StackHas(t.created_by[0].stack, "StartLeakedThread"))
+      << report.Text();
+  EXPECT_THAT(report.Text(), HasSubstr("leak_checker_test.cc:"));
+  EXPECT_THAT(report.Json(), HasSubstr("\"name\":\"leaky-worker\""));
+}
+
+TEST(LeakCheckerTest, ThreadThatEndsWithinTheGraceIsClean) {
+  LeakCheckOptions options;
+  options.grace = absl::Seconds(2);
+  LeakSnapshot before = Snapshot(options);
+  std::thread late([] { absl::SleepFor(absl::Milliseconds(50)); });
+  late.detach();
+  LeakReport report = Check(before, options);
+  EXPECT_TRUE(report.clean()) << report.Text();
+  EXPECT_LT(report.waited, absl::Seconds(1));
+}
+
+TEST(LeakCheckerTest, ToleranceAllowsThatManyThreads) {
+  LeakCheckOptions options = Fast();
+  options.tolerance = 1;
+  LeakSnapshot before = Snapshot(options);
+  Stragglers stragglers;
+  stragglers.StartLeakedThread("tolerated-1");
+  EXPECT_TRUE(Check(before, options).clean());
+  stragglers.StartLeakedThread("tolerated-2");
+  LeakReport report = Check(before, options);
+  EXPECT_THAT(report.threads, SizeIs(2)) << report.Text();
+}
+
+TEST(LeakCheckerTest, IgnoreRulesLeaveMatchingThreadsAlone) {
+  LeakCheckOptions options = Fast();
+  LeakSnapshot before = Snapshot(options);
+  Stragglers stragglers;
+  stragglers.StartLeakedThread("metrics-export");
+  for (IgnoreRule rule : {IgnoreThreadName("metrics-.*"),
+                          IgnoreAnyFunction("Stragglers::WaitInLeakedThread"),
+                          IgnoreCreatedBy("Stragglers::StartLeakedThread"),
+                          IgnoreIf("exporters", [](const ThreadDump& t) {
+                            return t.info.name == "metrics-export";
+                          })}) {
+    options.ignore = {rule};
+    LeakReport report = Check(before, options);
+    EXPECT_TRUE(report.clean()) << rule.Describe() << "\n" << report.Text();
+  }
+  options.ignore = {IgnoreThreadName("other-.*")};
+  EXPECT_FALSE(Check(before, options).clean());
+}
+
+TEST(LeakCheckerTest, RuleToleranceReportsThreadsBeyondIt) {
+  LeakCheckOptions options = Fast();
+  options.ignore = {IgnoreThreadName("exporter-.*").AllowUpTo(1)};
+  LeakSnapshot before = Snapshot(options);
+  Stragglers stragglers;
+  stragglers.StartLeakedThread("exporter-a");
+  EXPECT_TRUE(Check(before, options).clean());
+  stragglers.StartLeakedThread("exporter-b");
+  EXPECT_THAT(Check(before, options).threads, SizeIs(1));
+}
+
+// A pool started lazily by std::call_once lives as long as the process.
+class LazyPool {
+ public:
+  static void EnsureStarted(Stragglers& stragglers) {
+    static std::once_flag once;
+    std::call_once(once, [&] { stragglers.StartLeakedThread("lazy-pool"); });
+  }
+};
+
+TEST(LeakCheckerTest, SingletonThreadsAreNotedNotBlamedUnlessStrict) {
+  LeakCheckOptions options = Fast();
+  LeakSnapshot before = Snapshot(options);
+  Stragglers stragglers;
+  LazyPool::EnsureStarted(stragglers);
+  LeakReport report = Check(before, options);
+  EXPECT_TRUE(report.clean()) << report.Text();
+  ASSERT_THAT(report.notes, SizeIs(1));
+  EXPECT_THAT(report.notes[0], HasSubstr("lazy-pool"));
+  EXPECT_THAT(report.notes[0], HasSubstr("singleton"));
+
+  options.strict_singletons = true;
+  report = Check(before, options);
+  EXPECT_THAT(report.threads, SizeIs(1));
+  EXPECT_THAT(report.notes, IsEmpty());
+}
+
+TEST(LeakCheckerTest, ThreadLeakedEarlierIsBlamedOnlyOnItsOwnScope) {
+  LeakCheckOptions options = Fast();
+  Stragglers stragglers;
+  LeakSnapshot first = Snapshot(options);
+  stragglers.StartLeakedThread("first-leak");
+  EXPECT_THAT(Check(first, options, "A").threads, SizeIs(1));
+  LeakSnapshot second = Snapshot(options);
+  LeakReport report = Check(second, options, "B");
+  EXPECT_TRUE(report.clean()) << report.Text();
+}
+
+__attribute__((noinline)) TaskHandle ScheduleTimer() {
+  TaskOptions options;
+  options.capture_stack = true;
+  return RegisterTask("timer", "refresh-cache", options);
+}
+
+TEST(LeakCheckerTest, LiveTaskIsReportedWithItsCreationStack) {
+  LeakCheckOptions options = Fast();
+  LeakSnapshot before = Snapshot(options);
+  TaskHandle finished = RegisterTask("timer", "cancelled");
+  finished.Reset();
+  TaskHandle leaked = ScheduleTimer();
+  LeakReport report = Check(before, options, "CacheTest.Refresh");
+  ASSERT_THAT(report.tasks, SizeIs(1));
+  EXPECT_EQ(report.tasks[0].info.name, "refresh-cache");
+  EXPECT_EQ(report.tasks[0].info.kind, "timer");
+  EXPECT_TRUE(StackHas(report.tasks[0].creation_stack, "ScheduleTimer"))
+      << report.Text();
+  EXPECT_THAT(report.Summary(), HasSubstr("1 task registered by "
+                                          "CacheTest.Refresh is still live"));
+  leaked.Reset();
+  EXPECT_TRUE(Check(before, options).clean());
+}
+
+TEST(LeakCheckerTest, OpenDescriptorIsReportedOnlyWhenAsked) {
+  LeakCheckOptions options = Fast();
+  options.check_fds = true;
+  LeakSnapshot before = Snapshot(options);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  LeakReport report = Check(before, options);
+  ASSERT_THAT(report.fds, SizeIs(2));
+  EXPECT_THAT(report.fds[0].target, HasSubstr("pipe:["));
+  EXPECT_THAT(report.Summary(), HasSubstr("2 file descriptors"));
+  options.check_fds = false;
+  EXPECT_TRUE(Check(before, options).clean());
+  close(fds[0]);
+  close(fds[1]);
+}
+
+}  // namespace
+}  // namespace taskleak

@@ -1,0 +1,322 @@
+#include "runtime/dump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "runtime/internal/json_writer.h"
+#include "runtime/thread_origin.h"
+
+namespace taskleak {
+namespace {
+
+std::string Age(absl::Time since, absl::Time now) {
+  return absl::FormatDuration(absl::Trunc(now - since, absl::Milliseconds(1)));
+}
+
+// Appends up to `max_frames` frames, one per line, and a note of the rest.
+void AppendFrames(const std::vector<SymbolizedFrame>& frames, int max_frames,
+                  absl::string_view indent, std::string* out) {
+  const int shown = std::min<int>(frames.size(), max_frames);
+  for (int i = 0; i < shown; ++i) {
+    absl::StrAppend(out, indent, FormatFrame(frames[i]), "\n");
+  }
+  if (shown < static_cast<int>(frames.size())) {
+    absl::StrAppend(out, indent, "... ", frames.size() - shown,
+                    " more frames\n");
+  }
+}
+
+// What makes two threads "alike": same state, same place, same creator.
+using FrameKey = std::tuple<std::string, std::string, int>;
+struct GroupKey {
+  char state;
+  std::vector<FrameKey> stack;
+  std::vector<FrameKey> creation;
+  bool operator==(const GroupKey& o) const {
+    return state == o.state && stack == o.stack && creation == o.creation;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const GroupKey& k) {
+    return H::combine(std::move(h), k.state, k.stack, k.creation);
+  }
+};
+
+std::vector<FrameKey> KeyOf(const std::vector<SymbolizedFrame>& frames,
+                            int max_frames) {
+  std::vector<FrameKey> key;
+  const int n = std::min<int>(frames.size(), max_frames);
+  for (int i = 0; i < n; ++i) {
+    const SymbolizedFrame& f = frames[i];
+    // Without a name, only the exact address tells frames apart.
+    key.emplace_back(f.function.empty() ? absl::StrCat(f.pc) : f.function,
+                     f.file, f.line);
+  }
+  return key;
+}
+
+// Groups of indices into `threads`, in order of first appearance.
+std::vector<std::vector<int>> GroupThreads(absl::Span<const ThreadDump> threads,
+                                           int max_frames) {
+  absl::flat_hash_map<GroupKey, int> group_of;
+  std::vector<std::vector<int>> groups;
+  for (int i = 0; i < static_cast<int>(threads.size()); ++i) {
+    const ThreadDump& t = threads[i];
+    GroupKey key{t.info.state, KeyOf(t.stack, max_frames), {}};
+    if (!t.created_by.empty()) {
+      key.creation = KeyOf(t.created_by[0].stack, max_frames);
+    }
+    // Threads without a stack are never alike: each has its own reason.
+    if (!t.stack_available) key.stack.emplace_back(t.info.name, "", i);
+    auto [it, inserted] = group_of.try_emplace(key, groups.size());
+    if (inserted) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  return groups;
+}
+
+std::string ThreadLabel(const ThreadInfo& info) {
+  return absl::StrFormat("%d \"%s\"", info.id.tid, info.name);
+}
+
+std::vector<SymbolizedFrame> Symbolize(absl::Span<const uintptr_t> pcs) {
+  return DefaultSymbolizer().SymbolizeStack(pcs);
+}
+
+void WriteFramesJson(absl::string_view key,
+                     const std::vector<SymbolizedFrame>& frames, int max_frames,
+                     internal::JsonWriter* w) {
+  const int shown = std::min<int>(frames.size(), max_frames);
+  w->Key(key);
+  w->BeginArray();
+  for (int i = 0; i < shown; ++i) {
+    const SymbolizedFrame& f = frames[i];
+    w->BeginObject();
+    w->Field("pc", absl::StrFormat("0x%x", f.pc));
+    w->Field("function", f.function);
+    w->Field("file", f.file);
+    w->Field("line", f.line);
+    w->Field("module", f.module);
+    w->Field("module_offset", absl::StrFormat("0x%x", f.module_offset));
+    w->Field("inlined", f.inlined);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->Field("frames_omitted", static_cast<int>(frames.size()) - shown);
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_full, t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::vector<ThreadCreator> CreatorsOf(pid_t tid) {
+  std::vector<ThreadCreator> creators;
+  for (const std::shared_ptr<const ThreadOrigin>& origin : CreationChain(tid)) {
+    creators.push_back(ThreadCreator{
+        origin->creator_tid, origin->creator_name, origin->created_at,
+        Symbolize(origin->creation_stack), origin->in_static_initializer});
+  }
+  return creators;
+}
+
+absl::StatusOr<std::vector<ThreadDump>> DumpThreads(
+    absl::Span<const ThreadInfo> threads, const DumpOptions& options) {
+  std::vector<pid_t> tids;
+  tids.reserve(threads.size());
+  for (const ThreadInfo& t : threads) tids.push_back(t.id.tid);
+  absl::StatusOr<std::vector<ThreadStack>> stacks =
+      CaptureThreadStacks(tids, options.capture);
+  if (!stacks.ok()) return stacks.status();
+  absl::flat_hash_map<pid_t, const ThreadStack*> stack_of;
+  for (const ThreadStack& s : *stacks) stack_of[s.tid] = &s;
+
+  std::vector<ThreadDump> dumps;
+  dumps.reserve(threads.size());
+  for (const ThreadInfo& info : threads) {
+    ThreadDump dump;
+    dump.info = info;
+    auto it = stack_of.find(info.id.tid);
+    if (it == stack_of.end()) {
+      dump.stack_unavailable_reason = "not captured";
+    } else if (!it->second->available) {
+      dump.stack_unavailable_reason = it->second->unavailable_reason;
+    } else {
+      dump.stack_available = true;
+      dump.stack = Symbolize(it->second->pcs);
+    }
+    dump.created_by = CreatorsOf(info.id.tid);
+    dumps.push_back(std::move(dump));
+  }
+  return dumps;
+}
+
+std::vector<TaskDump> DumpTasks(absl::Span<const TaskInfo> tasks) {
+  std::vector<TaskDump> dumps;
+  dumps.reserve(tasks.size());
+  for (const TaskInfo& task : tasks) {
+    dumps.push_back(TaskDump{task, Symbolize(task.creation_stack)});
+  }
+  return dumps;
+}
+
+absl::StatusOr<ProcessDump> DumpProcess(const DumpOptions& options) {
+  ProcessDump dump;
+  dump.taken_at = absl::Now();
+  absl::StatusOr<std::vector<ThreadInfo>> threads = ListThreads();
+  if (!threads.ok()) return threads.status();
+  absl::StatusOr<std::vector<ThreadDump>> dumps =
+      DumpThreads(*threads, options);
+  if (!dumps.ok()) return dumps.status();
+  dump.threads = *std::move(dumps);
+  if (options.include_tasks) dump.tasks = DumpTasks(ListTasks());
+  return dump;
+}
+
+std::string FormatThreadsText(absl::Span<const ThreadDump> threads,
+                              const DumpOptions& options, absl::Time now) {
+  std::string out;
+  for (const std::vector<int>& group :
+       GroupThreads(threads, options.max_frames)) {
+    const ThreadDump& t = threads[group[0]];
+    if (group.size() == 1) {
+      absl::StrAppend(&out, "thread ", ThreadLabel(t.info));
+    } else {
+      std::vector<std::string> labels;
+      for (int i : group) labels.push_back(ThreadLabel(threads[i].info));
+      absl::StrAppend(&out, group.size(),
+                      " threads like this: ", absl::StrJoin(labels, ", "));
+    }
+    absl::StrAppend(&out, " (", ThreadStateName(t.info.state), ", age ",
+                    Age(t.info.start_time, now), ")\n");
+    if (t.stack_available) {
+      AppendFrames(t.stack, options.max_frames, "    ", &out);
+    } else {
+      absl::StrAppend(
+          &out, "    stack unavailable: ", t.stack_unavailable_reason, "\n");
+    }
+    for (size_t i = 0; i < t.created_by.size(); ++i) {
+      const ThreadCreator& c = t.created_by[i];
+      absl::StrAppendFormat(
+          &out, "  %s by thread %d \"%s\"%s, %s ago, at:\n",
+          i == 0 ? "created" : "which was created", c.tid, c.name,
+          c.in_static_initializer ? " initializing a function-local static"
+                                  : "",
+          Age(c.created_at, now));
+      AppendFrames(c.stack, options.max_frames, "    ", &out);
+    }
+    if (t.created_by.empty()) {
+      absl::StrAppend(&out, "  created by: not recorded\n");
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string FormatTasksText(absl::Span<const TaskDump> tasks,
+                            const DumpOptions& options, absl::Time now) {
+  std::string out;
+  for (const TaskDump& task : tasks) {
+    absl::StrAppendFormat(&out, "task #%d %s \"%s\" (age %s)\n", task.info.id,
+                          task.info.kind, task.info.name,
+                          Age(task.info.created_at, now));
+    if (task.creation_stack.empty()) {
+      absl::StrAppendFormat(&out, "  created by thread %d\n",
+                            task.info.creator_tid);
+    } else {
+      absl::StrAppendFormat(&out, "  created by thread %d at:\n",
+                            task.info.creator_tid);
+      AppendFrames(task.creation_stack, options.max_frames, "    ", &out);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string FormatDumpText(const ProcessDump& dump,
+                           const DumpOptions& options) {
+  std::string out = absl::StrFormat(
+      "taskleak dump of pid %d at %s: %d threads, %d live tasks\n\n", getpid(),
+      Rfc3339(dump.taken_at), dump.threads.size(), dump.tasks.size());
+  absl::StrAppend(&out,
+                  FormatThreadsText(dump.threads, options, dump.taken_at));
+  absl::StrAppend(&out, FormatTasksText(dump.tasks, options, dump.taken_at));
+  return out;
+}
+
+std::string FormatDumpJson(const ProcessDump& dump,
+                           const DumpOptions& options) {
+  const absl::Time now = dump.taken_at;
+  internal::JsonWriter w;
+  w.BeginObject();
+  w.Field("taken_at", Rfc3339(now));
+  w.Key("threads");
+  w.BeginArray();
+  for (const std::vector<int>& group :
+       GroupThreads(dump.threads, options.max_frames)) {
+    const ThreadDump& t = dump.threads[group[0]];
+    w.BeginObject();
+    w.Field("tid", static_cast<int64_t>(t.info.id.tid));
+    w.Field("name", t.info.name);
+    w.Field("state", ThreadStateName(t.info.state));
+    w.Field("age_s", absl::ToDoubleSeconds(now - t.info.start_time));
+    w.Field("cpu_s", absl::ToDoubleSeconds(t.info.cpu_time));
+    w.Field("stack_available", t.stack_available);
+    w.Field("stack_unavailable_reason", t.stack_unavailable_reason);
+    WriteFramesJson("stack", t.stack, options.max_frames, &w);
+    w.Key("created_by");
+    w.BeginArray();
+    for (const ThreadCreator& c : t.created_by) {
+      w.BeginObject();
+      w.Field("tid", static_cast<int64_t>(c.tid));
+      w.Field("name", c.name);
+      w.Field("created_at", Rfc3339(c.created_at));
+      w.Field("in_static_initializer", c.in_static_initializer);
+      WriteFramesJson("stack", c.stack, options.max_frames, &w);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Field("group_size", static_cast<int>(group.size()));
+    w.Key("group");
+    w.BeginArray();
+    for (int i : group) {
+      w.BeginObject();
+      w.Field("tid", static_cast<int64_t>(dump.threads[i].info.id.tid));
+      w.Field("name", dump.threads[i].info.name);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("tasks");
+  w.BeginArray();
+  for (const TaskDump& task : dump.tasks) {
+    w.BeginObject();
+    w.Field("id", static_cast<int64_t>(task.info.id));
+    w.Field("kind", task.info.kind);
+    w.Field("name", task.info.name);
+    w.Field("age_s", absl::ToDoubleSeconds(now - task.info.created_at));
+    w.Field("creator_tid", static_cast<int64_t>(task.info.creator_tid));
+    WriteFramesJson("creation_stack", task.creation_stack, options.max_frames,
+                    &w);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str();
+}
+
+}  // namespace taskleak

@@ -1,0 +1,34 @@
+// The pthread_create interposer behind runtime/thread_origin.h: every thread
+// started through it is registered under its tid, with its ThreadOrigin,
+// from the moment it starts running until it ends.
+
+#ifndef TASKLEAK_RUNTIME_INTERNAL_PTHREAD_CREATE_INTERPOSER_H_
+#define TASKLEAK_RUNTIME_INTERNAL_PTHREAD_CREATE_INTERPOSER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "runtime/thread_origin.h"
+
+namespace taskleak {
+namespace internal {
+
+// The registered origin of the live thread `tid`, or null. Thread-safe.
+std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid);
+
+// How many threads have started through the interposer so far. Thread-safe.
+uint64_t InterposedThreadStarts();
+
+enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
+
+// Starts and joins one thread through the pthread_create that the dynamic
+// linker hands to other libraries (libstdc++'s std::thread among them) and
+// tells whether that thread found its own origin registered.
+ProbeResult ProbeInterposer();
+
+}  // namespace internal
+}  // namespace taskleak
+
+#endif  // TASKLEAK_RUNTIME_INTERNAL_PTHREAD_CREATE_INTERPOSER_H_

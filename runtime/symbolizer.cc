@@ -1,0 +1,571 @@
+#include "runtime/symbolizer.h"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "runtime/internal/libdw.h"
+
+namespace taskleak {
+namespace {
+
+using internal::LibDw;
+
+// The spellings of std::string that demangling produces, and what people
+// write instead.
+std::string Tidy(std::string name) {
+  name = absl::StrReplaceAll(name, {{"std::__cxx11::", "std::"}});
+  return absl::StrReplaceAll(
+      name, {{"std::basic_string<char, std::char_traits<char>, "
+              "std::allocator<char> >",
+              "std::string"}});
+}
+
+// Bazel compiles with PWD=/proc/self/cwd so that debug info does not name
+// its sandbox; what follows is the path from the workspace root.
+std::string SourcePath(const char* file) {
+  if (file == nullptr) return "";
+  absl::string_view path(file);
+  absl::ConsumePrefix(&path, "/proc/self/cwd/");
+  return std::string(path);
+}
+
+std::string Demangle(const char* name) {
+  if (name == nullptr) return "";
+  if (name[0] == '_' && name[1] == 'Z') {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+    if (demangled != nullptr && status == 0) {
+      std::string result = Tidy(demangled);
+      std::free(demangled);
+      return result;
+    }
+    std::free(demangled);
+  }
+  return name;
+}
+
+// How many times the dynamic loader has loaded and unloaded objects. A
+// lookup that misses every module re-reads the module list only if this
+// changed since the last read.
+struct LoaderCounts {
+  unsigned long long adds = 0;
+  unsigned long long subs = 0;
+  bool operator==(const LoaderCounts& o) const {
+    return adds == o.adds && subs == o.subs;
+  }
+};
+
+LoaderCounts CurrentLoaderCounts() {
+  LoaderCounts counts;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t size, void* data) {
+        auto* c = static_cast<LoaderCounts*>(data);
+        if (size >=
+            offsetof(dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+          c->adds = info->dlpi_adds;
+          c->subs = info->dlpi_subs;
+        }
+        return 1;  // The counters are the same in every entry.
+      },
+      &counts);
+  return counts;
+}
+
+const std::string& ExecutablePath() {
+  static const std::string* path = [] {
+    char buf[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf));
+    return new std::string(buf, n > 0 ? n : 0);
+  }();
+  return *path;
+}
+
+// libdw's debug-file lookup without the network: by build ID under
+// /usr/lib/debug, then by .gnu_debuglink in the places gdb looks. libdw
+// rejects a file whose build ID does not match the module's.
+int FindLocalDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname,
+                       Dwarf_Addr base, const char* file_name,
+                       const char* debuglink_file, GElf_Word debuglink_crc,
+                       char** debuginfo_file_name) {
+  const LibDw* lib = internal::LoadLibDw();
+  int fd = lib->dwfl_build_id_find_debuginfo(
+      mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+      debuginfo_file_name);
+  if (fd >= 0 || file_name == nullptr || debuglink_file == nullptr) return fd;
+  const absl::string_view file(file_name);
+  const size_t slash = file.rfind('/');
+  if (slash == absl::string_view::npos) return -1;
+  const absl::string_view dir = file.substr(0, slash);
+  for (const std::string& candidate :
+       {absl::StrCat(dir, "/", debuglink_file),
+        absl::StrCat(dir, "/.debug/", debuglink_file),
+        absl::StrCat("/usr/lib/debug", dir, "/", debuglink_file)}) {
+    if (candidate == file) continue;
+    fd = open(candidate.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      *debuginfo_file_name = strdup(candidate.c_str());
+      return fd;
+    }
+  }
+  errno = 0;  // "Nothing found" rather than an error.
+  return -1;
+}
+
+// One object of the dynamic loader's list, as libdw should see it.
+struct LoadedModule {
+  std::string name;  // An absolute path, or "[vdso: PID]".
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+};
+
+// The loader's list, rather than /proc/self/maps (what
+// dwfl_linux_proc_report reads): libdw maps the ELF files it reads, and the
+// maps reader merges consecutive mappings of one file, so a second read of
+// the maps makes one module span a whole region of unrelated memory (the
+// executable's range swallowing later dlopen()ed libraries, for instance).
+std::vector<LoadedModule> LoadedModules() {
+  struct Context {
+    std::vector<LoadedModule> modules;
+    uintptr_t vdso;
+    bool first = true;
+  } context;
+  context.vdso = getauxval(AT_SYSINFO_EHDR);
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        auto* c = static_cast<Context*>(data);
+        const bool main_program = c->first;
+        c->first = false;
+        uintptr_t start = UINTPTR_MAX;
+        uintptr_t end = 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD) continue;
+          start = std::min<uintptr_t>(start, info->dlpi_addr + ph.p_vaddr);
+          end = std::max<uintptr_t>(end,
+                                    info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+        }
+        if (start >= end) return 0;
+        const uintptr_t page = static_cast<uintptr_t>(getpagesize());
+        LoadedModule m;
+        m.start = start & ~(page - 1);
+        m.end = (end + page - 1) & ~(page - 1);
+        const char* name = info->dlpi_name;
+        if (c->vdso != 0 && m.start <= c->vdso && c->vdso < m.end) {
+          // libdw reads the vDSO from /proc/PID/mem under this name.
+          m.name = absl::StrCat("[vdso: ", getpid(), "]");
+        } else if (name == nullptr || name[0] == '\0') {
+          if (!main_program) return 0;
+          m.name = ExecutablePath();
+        } else if (name[0] == '/') {
+          m.name = name;
+        } else {
+          // dlopen() with a relative path; resolved against today's cwd.
+          char* path = realpath(name, nullptr);
+          if (path == nullptr) return 0;
+          m.name = path;
+          std::free(path);
+        }
+        c->modules.push_back(std::move(m));
+        return 0;
+      },
+      &context);
+  return std::move(context.modules);
+}
+
+// The module name of the kernel's vDSO in frames, as /proc/PID/maps says.
+constexpr char kVdso[] = "[vdso]";
+
+constexpr absl::string_view kConsequence =
+    ": function names come from dladdr (exported symbols only), without "
+    "source lines or inlined frames";
+
+SymbolizedFrame BareFrame(uintptr_t pc) {
+  SymbolizedFrame frame;
+  frame.pc = pc;
+  return frame;
+}
+
+// Names from the dynamic symbol tables only, but no libdw needed.
+SymbolizedFrame SymbolizeWithDladdr(uintptr_t pc) {
+  SymbolizedFrame frame = BareFrame(pc);
+  void* addr = reinterpret_cast<void*>(pc);
+  Dl_info info;
+  link_map* map = nullptr;
+  if (dladdr1(addr, &info, reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) ==
+          0 ||
+      map == nullptr) {
+    return frame;
+  }
+  // For the main program dladdr gives the name it was started by; libdw's
+  // frames name the file itself.
+  if (map->l_prev == nullptr) {
+    frame.module = ExecutablePath();
+  } else if (map->l_addr == getauxval(AT_SYSINFO_EHDR)) {
+    frame.module = kVdso;
+  } else if (info.dli_fname != nullptr) {
+    frame.module = info.dli_fname;
+  }
+  frame.module_offset = pc - map->l_addr;
+  ElfW(Sym)* sym = nullptr;
+  if (dladdr1(addr, &info, reinterpret_cast<void**>(&sym), RTLD_DL_SYMENT) !=
+          0 &&
+      sym != nullptr && info.dli_sname != nullptr &&
+      info.dli_saddr != nullptr) {
+    // dladdr returns the nearest symbol below pc; make sure pc is inside it.
+    const uintptr_t start = reinterpret_cast<uintptr_t>(info.dli_saddr);
+    if (pc < start + (sym->st_size > 0 ? sym->st_size : 1)) {
+      frame.function = Demangle(info.dli_sname);
+    }
+  }
+  return frame;
+}
+
+}  // namespace
+
+struct Symbolizer::Impl {
+  struct Entry {
+    std::vector<SymbolizedFrame> frames;
+    // A lookup that found no module is retried once the loader has loaded
+    // something new.
+    bool found_module = false;
+    LoaderCounts counts;
+  };
+
+  explicit Impl(const SymbolizerOptions& o) : options(o) {}
+  ~Impl() {
+    if (dwfl != nullptr) lib->dwfl_end(dwfl);
+  }
+
+  void Refresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void Lookup(uintptr_t pc, std::vector<SymbolizedFrame>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  Entry Compute(uintptr_t pc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  bool EnsureDwfl() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  bool ReportModules() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  bool SymbolizeWithDwfl(uintptr_t pc, std::vector<SymbolizedFrame>* frames)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  std::string DieName(Dwarf_Die* die);
+  std::string CallSite(Dwarf_Die* die, Dwarf_Die* cudie, int* line);
+
+  const SymbolizerOptions options;
+  absl::Mutex mu;
+  absl::flat_hash_map<uintptr_t, Entry> cache ABSL_GUARDED_BY(mu);
+  SymbolizerStats stats ABSL_GUARDED_BY(mu);
+  bool tried_dwfl ABSL_GUARDED_BY(mu) = false;
+  const LibDw* lib = nullptr;
+  Dwfl* dwfl ABSL_GUARDED_BY(mu) = nullptr;
+  Dwfl_Callbacks callbacks ABSL_GUARDED_BY(mu) = {};
+  // Null: libdw's default search path.
+  char* debuginfo_path = nullptr;
+  LoaderCounts reported_counts ABSL_GUARDED_BY(mu);
+  // The loader's unload count when the cache was last known to be valid.
+  unsigned long long cache_subs ABSL_GUARDED_BY(mu) = 0;
+  std::string limitations ABSL_GUARDED_BY(mu);
+};
+
+bool Symbolizer::Impl::EnsureDwfl() {
+  if (dwfl != nullptr) return true;
+  if (tried_dwfl) return false;
+  tried_dwfl = true;
+  if (!options.use_libdw) {
+    limitations = absl::StrCat("libdw disabled by SymbolizerOptions::use_libdw",
+                               kConsequence);
+    return false;
+  }
+  lib = internal::LoadLibDw();
+  if (lib == nullptr) {
+    limitations = absl::StrCat(internal::LibDwError(), kConsequence);
+    return false;
+  }
+  callbacks.find_elf = lib->dwfl_linux_proc_find_elf;
+  callbacks.find_debuginfo = options.debuginfod
+                                 ? lib->dwfl_standard_find_debuginfo
+                                 : &FindLocalDebuginfo;
+  callbacks.debuginfo_path = &debuginfo_path;
+  dwfl = lib->dwfl_begin(&callbacks);
+  if (dwfl == nullptr) {
+    limitations =
+        absl::StrCat("dwfl_begin failed: ", lib->dwfl_errmsg(-1), kConsequence);
+    return false;
+  }
+  if (!ReportModules()) {
+    absl::StrAppend(&limitations, kConsequence);
+    lib->dwfl_end(dwfl);
+    dwfl = nullptr;
+    return false;
+  }
+  return true;
+}
+
+bool Symbolizer::Impl::ReportModules() {
+  // Read the counters first: anything loaded while the list is being read
+  // shows up as a change next time.
+  reported_counts = CurrentLoaderCounts();
+  ++stats.module_reports;
+  const std::vector<LoadedModule> modules = LoadedModules();
+  lib->dwfl_report_begin(dwfl);
+  int reported = 0;
+  for (const LoadedModule& m : modules) {
+    if (lib->dwfl_report_module(dwfl, m.name.c_str(), m.start, m.end) !=
+        nullptr) {
+      ++reported;
+    }
+  }
+  if (lib->dwfl_report_end(dwfl, nullptr, nullptr) != 0 || reported == 0) {
+    limitations = absl::StrCat("libdw rejected the module list (", reported,
+                               " of ", modules.size(),
+                               " modules accepted): ", lib->dwfl_errmsg(-1));
+    return false;
+  }
+  return true;
+}
+
+std::string Symbolizer::Impl::DieName(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  // The linkage name demangles to the qualified name with parameter types;
+  // DW_AT_name alone is the bare name.
+  const unsigned int kNameAttributes[] = {DW_AT_linkage_name,
+                                          DW_AT_MIPS_linkage_name, DW_AT_name};
+  for (unsigned int name : kNameAttributes) {
+    if (lib->dwarf_attr_integrate(die, name, &attr) != nullptr) {
+      if (const char* s = lib->dwarf_formstring(&attr)) return Demangle(s);
+    }
+  }
+  return "";
+}
+
+std::string Symbolizer::Impl::CallSite(Dwarf_Die* die, Dwarf_Die* cudie,
+                                       int* line) {
+  Dwarf_Attribute attr;
+  Dwarf_Word value = 0;
+  *line = 0;
+  if (lib->dwarf_attr(die, DW_AT_call_line, &attr) != nullptr &&
+      lib->dwarf_formudata(&attr, &value) == 0) {
+    *line = static_cast<int>(value);
+  }
+  Dwarf_Files* files = nullptr;
+  size_t nfiles = 0;
+  if (lib->dwarf_attr(die, DW_AT_call_file, &attr) != nullptr &&
+      lib->dwarf_formudata(&attr, &value) == 0 &&
+      lib->dwarf_getsrcfiles(cudie, &files, &nfiles) == 0 && value < nfiles) {
+    return SourcePath(lib->dwarf_filesrc(files, value, nullptr, nullptr));
+  }
+  return "";
+}
+
+bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
+                                         std::vector<SymbolizedFrame>* frames) {
+  Dwfl_Module* mod = lib->dwfl_addrmodule(dwfl, pc);
+  if (mod == nullptr) {
+    // Outside every known module: perhaps in one loaded since.
+    if (CurrentLoaderCounts() == reported_counts) return false;
+    ReportModules();
+    mod = lib->dwfl_addrmodule(dwfl, pc);
+    if (mod == nullptr) return false;
+  }
+
+  SymbolizedFrame base = BareFrame(pc);
+  Dwarf_Addr start = 0;
+  const char* name = lib->dwfl_module_info(mod, nullptr, &start, nullptr,
+                                           nullptr, nullptr, nullptr, nullptr);
+  if (name != nullptr) {
+    base.module = absl::StartsWith(name, "[vdso:") ? kVdso : name;
+  }
+  GElf_Addr bias = 0;
+  base.module_offset =
+      lib->dwfl_module_getelf(mod, &bias) != nullptr ? pc - bias : pc - start;
+
+  GElf_Off offset = 0;
+  GElf_Sym sym;
+  const char* raw_symbol = lib->dwfl_module_addrinfo(mod, pc, &offset, &sym,
+                                                     nullptr, nullptr, nullptr);
+  // Symbol tables spell versioned definitions "name@@VERSION".
+  const std::string symbol =
+      raw_symbol == nullptr
+          ? ""
+          : Demangle(std::string(raw_symbol, strcspn(raw_symbol, "@")).c_str());
+
+  // The innermost location, from the line table.
+  std::string file;
+  int line = 0;
+  if (Dwfl_Line* l = lib->dwfl_module_getsrc(mod, pc)) {
+    Dwarf_Addr line_addr = 0;
+    int column = 0;
+    Dwarf_Word mtime = 0, length = 0;
+    file = SourcePath(
+        lib->dwfl_lineinfo(l, &line_addr, &line, &column, &mtime, &length));
+  }
+
+  // The enclosing functions, innermost first: inlined subroutines, then the
+  // subprogram that contains them.
+  std::vector<Dwarf_Die> chain;
+  bool ends_in_subprogram = false;
+  Dwarf_Addr dwbias = 0;
+  Dwarf_Die* cudie = lib->dwfl_module_addrdie(mod, pc, &dwbias);
+  if (cudie != nullptr) {
+    Dwarf_Die* scopes = nullptr;
+    const int n = lib->dwarf_getscopes(cudie, pc - dwbias, &scopes);
+    for (int i = 0; i < n; ++i) {
+      const int tag = lib->dwarf_tag(&scopes[i]);
+      if (tag == DW_TAG_inlined_subroutine) chain.push_back(scopes[i]);
+      if (tag == DW_TAG_subprogram) {
+        chain.push_back(scopes[i]);
+        ends_in_subprogram = true;
+        break;
+      }
+    }
+    std::free(scopes);
+  }
+
+  for (size_t i = 0; i < chain.size(); ++i) {
+    SymbolizedFrame frame = base;
+    const bool outermost = i + 1 == chain.size() && ends_in_subprogram;
+    frame.inlined = !outermost;
+    // The symbol table names clones ("[clone .cold]") that DWARF does not.
+    frame.function = outermost && !symbol.empty() ? symbol : DieName(&chain[i]);
+    if (i == 0) {
+      frame.file = file;
+      frame.line = line;
+    } else {
+      frame.file = CallSite(&chain[i - 1], cudie, &frame.line);
+    }
+    frames->push_back(std::move(frame));
+  }
+  if (!ends_in_subprogram) {
+    SymbolizedFrame frame = base;
+    frame.function = symbol;
+    if (chain.empty()) {
+      frame.file = file;
+      frame.line = line;
+    } else {
+      frame.file = CallSite(&chain.back(), cudie, &frame.line);
+    }
+    frames->push_back(std::move(frame));
+  }
+  return true;
+}
+
+Symbolizer::Impl::Entry Symbolizer::Impl::Compute(uintptr_t pc) {
+  Entry entry;
+  if (EnsureDwfl() && SymbolizeWithDwfl(pc, &entry.frames)) {
+    entry.found_module = true;
+    return entry;
+  }
+  SymbolizedFrame frame = SymbolizeWithDladdr(pc);
+  entry.found_module = !frame.module.empty();
+  if (!entry.found_module) entry.counts = CurrentLoaderCounts();
+  entry.frames.push_back(std::move(frame));
+  return entry;
+}
+
+void Symbolizer::Impl::Refresh() {
+  // After an unload, cached answers and libdw's modules may describe code
+  // that is gone, and a new library may sit at the same addresses.
+  const LoaderCounts now = CurrentLoaderCounts();
+  if (now.subs == cache_subs) return;
+  cache_subs = now.subs;
+  cache.clear();
+  if (dwfl != nullptr) ReportModules();
+}
+
+void Symbolizer::Impl::Lookup(uintptr_t pc, std::vector<SymbolizedFrame>* out) {
+  ++stats.lookups;
+  auto it = cache.find(pc);
+  if (it != cache.end() &&
+      (it->second.found_module || CurrentLoaderCounts() == it->second.counts)) {
+    ++stats.cache_hits;
+    out->insert(out->end(), it->second.frames.begin(), it->second.frames.end());
+    return;
+  }
+  Entry entry = Compute(pc);
+  out->insert(out->end(), entry.frames.begin(), entry.frames.end());
+  if (options.max_cached_addresses == 0) return;
+  if (cache.size() >= options.max_cached_addresses) cache.clear();
+  cache.insert_or_assign(pc, std::move(entry));
+}
+
+Symbolizer::Symbolizer() : Symbolizer(SymbolizerOptions()) {}
+
+Symbolizer::Symbolizer(const SymbolizerOptions& options)
+    : impl_(std::make_unique<Impl>(options)) {}
+
+Symbolizer::~Symbolizer() = default;
+
+std::vector<SymbolizedFrame> Symbolizer::Symbolize(uintptr_t pc) {
+  std::vector<SymbolizedFrame> frames;
+  absl::MutexLock lock(&impl_->mu);
+  impl_->Refresh();
+  impl_->Lookup(pc, &frames);
+  return frames;
+}
+
+std::vector<SymbolizedFrame> Symbolizer::SymbolizeStack(
+    absl::Span<const uintptr_t> pcs) {
+  std::vector<SymbolizedFrame> frames;
+  frames.reserve(pcs.size());
+  absl::MutexLock lock(&impl_->mu);
+  impl_->Refresh();
+  for (uintptr_t pc : pcs) impl_->Lookup(pc, &frames);
+  return frames;
+}
+
+std::string Symbolizer::Limitations() {
+  absl::MutexLock lock(&impl_->mu);
+  impl_->EnsureDwfl();
+  return impl_->limitations;
+}
+
+SymbolizerStats Symbolizer::Stats() {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->stats;
+}
+
+Symbolizer& DefaultSymbolizer() {
+  static Symbolizer* const symbolizer = new Symbolizer();
+  return *symbolizer;
+}
+
+std::string SymbolizerLimitations() {
+  if (internal::LoadLibDw() != nullptr) return "";
+  return absl::StrCat(internal::LibDwError(), kConsequence);
+}
+
+std::string FormatFrame(const SymbolizedFrame& frame) {
+  std::string out = frame.function.empty()
+                        ? absl::StrCat("0x", absl::Hex(frame.pc))
+                        : frame.function;
+  if (!frame.file.empty()) {
+    absl::StrAppend(&out, " at ", frame.file);
+    if (frame.line > 0) absl::StrAppend(&out, ":", frame.line);
+  } else if (!frame.module.empty()) {
+    const size_t slash = frame.module.rfind('/');
+    absl::StrAppend(&out, " in ",
+                    slash == std::string::npos
+                        ? absl::string_view(frame.module)
+                        : absl::string_view(frame.module).substr(slash + 1),
+                    "+0x", absl::Hex(frame.module_offset));
+  }
+  if (frame.inlined) out += " (inlined)";
+  return out;
+}
+
+}  // namespace taskleak

@@ -1,0 +1,255 @@
+#include "testing/flags.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+
+namespace taskleak {
+namespace {
+
+using Options = GoogleTestLeakOptions;
+
+absl::Status Bad(absl::string_view flag, absl::string_view value,
+                 absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "taskleak: --taskleak_", flag, "=", value, ": ", why, " (see --help)"));
+}
+
+absl::Status SetMode(absl::string_view value, Options* o) {
+  if (value == "fail") {
+    o->mode = Options::Mode::kFail;
+  } else if (value == "warn") {
+    o->mode = Options::Mode::kWarn;
+  } else if (value == "off") {
+    o->mode = Options::Mode::kOff;
+  } else {
+    return Bad("mode", value, "expected fail, warn or off");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetGrace(absl::string_view value, Options* o) {
+  absl::Duration d;
+  if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
+    return Bad("grace", value, "expected a duration such as 500ms or 2s");
+  }
+  o->check.grace = d;
+  return absl::OkStatus();
+}
+
+absl::Status SetTolerance(absl::string_view value, Options* o) {
+  if (!absl::SimpleAtoi(value, &o->check.tolerance) || o->check.tolerance < 0) {
+    return Bad("tolerance", value, "expected a count, 0 or more");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddIgnoreThread(absl::string_view value, Options* o) {
+  std::string error = ValidateIgnoreRegex(value);
+  if (!error.empty()) return Bad("ignore_thread", value, error);
+  o->check.ignore.push_back(IgnoreThreadName(value));
+  return absl::OkStatus();
+}
+
+absl::Status AddIgnoreFunction(absl::string_view value, Options* o) {
+  if (value.empty()) return Bad("ignore_function", value, "empty name");
+  o->check.ignore.push_back(IgnoreAnyFunction(value));
+  return absl::OkStatus();
+}
+
+absl::Status SetCheck(absl::string_view value, Options* o) {
+  o->check.check_threads = o->check.check_tasks = o->check.check_fds = false;
+  for (absl::string_view what : absl::StrSplit(value, ',')) {
+    if (what == "threads") {
+      o->check.check_threads = true;
+    } else if (what == "tasks") {
+      o->check.check_tasks = true;
+    } else if (what == "fds") {
+      o->check.check_fds = true;
+    } else {
+      return Bad("check", value,
+                 absl::StrCat("unknown check '", what,
+                              "'; expected a list of threads, tasks, fds"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetMaxFrames(absl::string_view value, Options* o) {
+  int n;
+  if (!absl::SimpleAtoi(value, &n) || n < 1) {
+    return Bad("max_frames", value, "expected a count, 1 or more");
+  }
+  o->check.dump.max_frames = n;
+  return absl::OkStatus();
+}
+
+absl::Status SetReportDir(absl::string_view value, Options* o) {
+  if (value.empty()) return Bad("report_dir", value, "empty directory");
+  o->report_dir = std::string(value);
+  return absl::OkStatus();
+}
+
+absl::Status SetStrictSingletons(absl::string_view value, Options* o) {
+  if (value == "" || value == "true" || value == "1") {
+    o->check.strict_singletons = true;
+  } else if (value == "false" || value == "0") {
+    o->check.strict_singletons = false;
+  } else {
+    return Bad("strict_singletons", value, "expected true or false");
+  }
+  return absl::OkStatus();
+}
+
+struct Flag {
+  const char* name;
+  const char* value_help;
+  const char* help;
+  absl::Status (*set)(absl::string_view, Options*);
+  bool repeatable = false;  // may be given more than once
+  bool boolean = false;     // may be given without a value
+};
+
+const std::vector<Flag>& Flags() {
+  static const std::vector<Flag>* flags = new std::vector<Flag>{
+      {"mode", "fail|warn|off",
+       "fail the test that leaks (default), only warn, or check nothing",
+       SetMode},
+      {"grace", "DURATION",
+       "how long new threads and tasks may take to end (default 1s)", SetGrace},
+      {"tolerance", "N", "new threads, and new tasks, allowed per test (0)",
+       SetTolerance},
+      {"ignore_thread", "REGEX",
+       "ignore threads whose name matches (repeatable)", AddIgnoreThread, true},
+      {"ignore_function", "NAME",
+       "ignore threads with NAME on their stack (repeatable)",
+       AddIgnoreFunction, true},
+      {"check", "LIST",
+       "what to check: threads,tasks,fds (default threads,tasks)", SetCheck},
+      {"max_frames", "N", "frames shown per stack in reports (default 32)",
+       SetMaxFrames},
+      {"report_dir", "DIR",
+       "write a report per failing test here (default "
+       "$TEST_UNDECLARED_OUTPUTS_DIR)",
+       SetReportDir},
+      {"strict_singletons", "",
+       "also blame threads started by lazily initialized singletons",
+       SetStrictSingletons, false, true},
+  };
+  return *flags;
+}
+
+const Flag* FindFlag(absl::string_view name) {
+  for (const Flag& flag : Flags()) {
+    if (name == flag.name) return &flag;
+  }
+  return nullptr;
+}
+
+std::string EnvName(absl::string_view flag) {
+  return absl::AsciiStrToUpper(absl::StrCat("TASKLEAK_", flag));
+}
+
+}  // namespace
+
+absl::StatusOr<GoogleTestLeakOptions> ParseTaskleakFlags(int* argc,
+                                                         char** argv) {
+  Options options;
+  const char* github = getenv("GITHUB_ACTIONS");
+  options.github_annotations = github != nullptr && strcmp(github, "true") == 0;
+  const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  if (outputs != nullptr) options.report_dir = outputs;
+
+  // The environment first, so that flags can override it.
+  for (const Flag& flag : Flags()) {
+    const char* value = getenv(EnvName(flag.name).c_str());
+    if (value == nullptr) continue;
+    std::vector<absl::string_view> values = {value};
+    if (flag.repeatable) values = absl::StrSplit(value, ';', absl::SkipEmpty());
+    for (absl::string_view v : values) {
+      absl::Status status = flag.set(v, &options);
+      if (!status.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(status.message(), " [from the environment variable ",
+                         EnvName(flag.name), "]"));
+      }
+    }
+  }
+
+  // A repeatable flag given on the command line replaces its environment
+  // twin rather than adding to it.
+  for (int i = 1; i < *argc; ++i) {
+    for (auto [flag, kind] :
+         {std::pair{"--taskleak_ignore_thread=", IgnoreRule::Kind::kThreadName},
+          std::pair{"--taskleak_ignore_function=",
+                    IgnoreRule::Kind::kAnyFunction}}) {
+      if (!absl::StartsWith(argv[i], flag)) continue;
+      std::vector<IgnoreRule>& rules = options.check.ignore;
+      rules.erase(std::remove_if(rules.begin(), rules.end(),
+                                 [kind = kind](const IgnoreRule& r) {
+                                   return r.kind() == kind;
+                                 }),
+                  rules.end());
+    }
+  }
+
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (!absl::ConsumePrefix(&arg, "--taskleak_")) {
+      argv[kept++] = argv[i];
+      continue;
+    }
+    const size_t eq = arg.find('=');
+    const absl::string_view name = arg.substr(0, eq);
+    const Flag* flag = FindFlag(name);
+    if (flag == nullptr) {
+      std::vector<std::string> known;
+      for (const Flag& f : Flags()) known.push_back(f.name);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "taskleak: unknown flag --taskleak_", name,
+          "; known flags: --taskleak_", absl::StrJoin(known, ", --taskleak_")));
+    }
+    if (eq == absl::string_view::npos && !flag->boolean) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "taskleak: --taskleak_", name, " needs a value: --taskleak_", name,
+          "=", flag->value_help));
+    }
+    absl::Status status = flag->set(
+        eq == absl::string_view::npos ? "" : arg.substr(eq + 1), &options);
+    if (!status.ok()) return status;
+  }
+  *argc = kept;
+  argv[kept] = nullptr;
+  return options;
+}
+
+std::string TaskleakFlagsHelp() {
+  std::string help =
+      "\ntaskleak: leaked threads, tasks and descriptors fail the test that "
+      "left them.\nEach flag has an environment twin: --taskleak_grace=2s "
+      "or TASKLEAK_GRACE=2s\n(repeatable flags: values separated by ';').\n";
+  for (const Flag& flag : Flags()) {
+    std::string usage = absl::StrCat("  --taskleak_", flag.name);
+    if (*flag.value_help != '\0') {
+      absl::StrAppend(&usage, "=", flag.value_help);
+    }
+    absl::StrAppend(&help, usage, "\n      ", flag.help, "\n");
+  }
+  return help;
+}
+
+}  // namespace taskleak

@@ -1,0 +1,53 @@
+// The --taskleak_* command-line flags and their TASKLEAK_* environment
+// twins (for `bazel test --test_env=TASKLEAK_GRACE=2s`). Flags win over the
+// environment.
+//
+//   absl::StatusOr<taskleak::GoogleTestLeakOptions> options =
+//       taskleak::ParseTaskleakFlags(&argc, argv);
+//   if (!options.ok()) {
+//     std::cerr << options.status().message() << "\n";
+//     return 2;
+//   }
+//
+// Not thread-safe: call from main before tests start.
+
+#ifndef TASKLEAK_TESTING_FLAGS_H_
+#define TASKLEAK_TESTING_FLAGS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "leakcheck/leak_checker.h"
+
+namespace taskleak {
+
+// Everything the GoogleTest integration can be told.
+struct GoogleTestLeakOptions {
+  enum class Mode {
+    kFail,  // a leak fails the test that caused it
+    kWarn,  // a leak is printed, tests pass
+    kOff,   // nothing is checked
+  };
+  Mode mode = Mode::kFail;
+  // Grace, tolerance, ignore rules, what to check, frames shown.
+  LeakCheckOptions check;
+  // Where report files go; empty: $TEST_UNDECLARED_OUTPUTS_DIR if set (as
+  // under `bazel test`), else no files.
+  std::string report_dir;
+  // Print ::error annotations for GitHub Actions; default: when the
+  // environment has GITHUB_ACTIONS=true.
+  bool github_annotations = false;
+};
+
+// Reads TASKLEAK_* variables, then removes every --taskleak_* flag from
+// argv and applies it. Returns InvalidArgument naming the flag and what is
+// wrong for an unknown flag or a malformed value.
+absl::StatusOr<GoogleTestLeakOptions> ParseTaskleakFlags(int* argc,
+                                                         char** argv);
+
+// The flags' help text, as printed for --help.
+std::string TaskleakFlagsHelp();
+
+}  // namespace taskleak
+
+#endif  // TASKLEAK_TESTING_FLAGS_H_

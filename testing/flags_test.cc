@@ -1,0 +1,145 @@
+#include "testing/flags.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace taskleak {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Parses `args` as if given after the program name; returns what is left.
+absl::StatusOr<GoogleTestLeakOptions> Parse(std::vector<std::string> args,
+                                            std::vector<std::string>* rest) {
+  args.insert(args.begin(), "prog");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int argc = static_cast<int>(args.size());
+  absl::StatusOr<GoogleTestLeakOptions> options =
+      ParseTaskleakFlags(&argc, argv.data());
+  if (rest != nullptr) rest->assign(argv.begin() + 1, argv.begin() + argc);
+  return options;
+}
+
+class FlagsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* var :
+         {"TASKLEAK_MODE", "TASKLEAK_GRACE", "TASKLEAK_TOLERANCE",
+          "TASKLEAK_IGNORE_THREAD", "TASKLEAK_IGNORE_FUNCTION",
+          "TASKLEAK_CHECK", "TASKLEAK_MAX_FRAMES", "TASKLEAK_REPORT_DIR",
+          "TASKLEAK_STRICT_SINGLETONS", "GITHUB_ACTIONS",
+          "TEST_UNDECLARED_OUTPUTS_DIR"}) {
+      unsetenv(var);
+    }
+  }
+};
+
+TEST_F(FlagsTest, DefaultsWithoutFlags) {
+  absl::StatusOr<GoogleTestLeakOptions> o = Parse({}, nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->mode, GoogleTestLeakOptions::Mode::kFail);
+  EXPECT_EQ(o->check.grace, absl::Seconds(1));
+  EXPECT_EQ(o->check.tolerance, 0);
+  EXPECT_TRUE(o->check.check_threads);
+  EXPECT_TRUE(o->check.check_tasks);
+  EXPECT_FALSE(o->check.check_fds);
+  EXPECT_EQ(o->report_dir, "");
+  EXPECT_FALSE(o->github_annotations);
+}
+
+TEST_F(FlagsTest, EveryFlagIsAppliedAndRemoved) {
+  std::vector<std::string> rest;
+  absl::StatusOr<GoogleTestLeakOptions> o = Parse(
+      {"--gtest_filter=A.*", "--taskleak_mode=warn", "--taskleak_grace=250ms",
+       "--taskleak_tolerance=2", "--taskleak_ignore_thread=grpc_.*",
+       "--taskleak_ignore_thread=io-[0-9]+",
+       "--taskleak_ignore_function=Cache::Refresh",
+       "--taskleak_check=threads,fds", "--taskleak_max_frames=8",
+       "--taskleak_report_dir=/tmp/r", "--taskleak_strict_singletons",
+       "positional"},
+      &rest);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_THAT(rest, ElementsAre("--gtest_filter=A.*", "positional"));
+  EXPECT_EQ(o->mode, GoogleTestLeakOptions::Mode::kWarn);
+  EXPECT_EQ(o->check.grace, absl::Milliseconds(250));
+  EXPECT_EQ(o->check.tolerance, 2);
+  ASSERT_EQ(o->check.ignore.size(), 3u);
+  EXPECT_EQ(o->check.ignore[0].Describe(), "thread name matches 'grpc_.*'");
+  EXPECT_EQ(o->check.ignore[2].Describe(), "stack contains Cache::Refresh");
+  EXPECT_TRUE(o->check.check_threads);
+  EXPECT_FALSE(o->check.check_tasks);
+  EXPECT_TRUE(o->check.check_fds);
+  EXPECT_EQ(o->check.dump.max_frames, 8);
+  EXPECT_EQ(o->report_dir, "/tmp/r");
+  EXPECT_TRUE(o->check.strict_singletons);
+}
+
+TEST_F(FlagsTest, EnvironmentTwinsAndFlagsWin) {
+  setenv("TASKLEAK_GRACE", "5s", 1);
+  setenv("TASKLEAK_MODE", "off", 1);
+  setenv("TASKLEAK_IGNORE_THREAD", "a.*;b.*", 1);
+  setenv("GITHUB_ACTIONS", "true", 1);
+  setenv("TEST_UNDECLARED_OUTPUTS_DIR", "/outputs", 1);
+  absl::StatusOr<GoogleTestLeakOptions> o =
+      Parse({"--taskleak_mode=fail"}, nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->check.grace, absl::Seconds(5));
+  EXPECT_EQ(o->mode, GoogleTestLeakOptions::Mode::kFail);
+  EXPECT_EQ(o->check.ignore.size(), 2u);
+  EXPECT_TRUE(o->github_annotations);
+  EXPECT_EQ(o->report_dir, "/outputs");
+
+  // A repeatable flag on the command line replaces the environment's list.
+  o = Parse({"--taskleak_ignore_thread=c.*"}, nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->check.ignore.size(), 1u);
+  EXPECT_EQ(o->check.ignore[0].Describe(), "thread name matches 'c.*'");
+}
+
+TEST_F(FlagsTest, BadInputNamesTheFlagAndTheProblem) {
+  struct Case {
+    std::string arg;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--taskleak_color=yes", "unknown flag --taskleak_color"},
+           {"--taskleak_mode=loud", "expected fail, warn or off"},
+           {"--taskleak_grace=soon", "expected a duration"},
+           {"--taskleak_grace=-1s", "expected a duration"},
+           {"--taskleak_tolerance=many", "expected a count"},
+           {"--taskleak_tolerance", "needs a value"},
+           {"--taskleak_ignore_thread=(", "invalid regular expression"},
+           {"--taskleak_check=threads,heapz", "unknown check 'heapz'"},
+           {"--taskleak_max_frames=0", "expected a count, 1 or more"},
+           {"--taskleak_strict_singletons=maybe", "expected true or false"},
+       }) {
+    absl::StatusOr<GoogleTestLeakOptions> o = Parse({c.arg}, nullptr);
+    ASSERT_FALSE(o.ok()) << c.arg;
+    EXPECT_THAT(o.status().message(), HasSubstr(c.message)) << c.arg;
+  }
+  setenv("TASKLEAK_GRACE", "later", 1);
+  absl::StatusOr<GoogleTestLeakOptions> o = Parse({}, nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("TASKLEAK_GRACE"));
+}
+
+TEST_F(FlagsTest, HelpNamesEveryFlag) {
+  const std::string help = TaskleakFlagsHelp();
+  for (const char* flag :
+       {"--taskleak_mode", "--taskleak_grace", "--taskleak_tolerance",
+        "--taskleak_ignore_thread", "--taskleak_ignore_function",
+        "--taskleak_check", "--taskleak_max_frames", "--taskleak_report_dir",
+        "--taskleak_strict_singletons"}) {
+    EXPECT_THAT(help, HasSubstr(flag));
+  }
+}
+
+}  // namespace
+}  // namespace taskleak

@@ -1,0 +1,122 @@
+#include "testing/gtest_listener.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "testing/internal/report_files.h"
+#include "testing/this_test.h"
+
+namespace taskleak {
+namespace {
+
+bool leaks_found = false;
+
+std::string TestName(const ::testing::TestInfo& test) {
+  return absl::StrCat(test.test_suite_name(), ".", test.name());
+}
+
+}  // namespace
+
+LeakCheckListener::LeakCheckListener(GoogleTestLeakOptions options)
+    : options_(std::move(options)) {}
+
+void LeakCheckListener::OnTestIterationStart(const ::testing::UnitTest&,
+                                             int iteration) {
+  iteration_ = iteration;
+}
+
+void LeakCheckListener::OnTestStart(const ::testing::TestInfo&) {
+  ThisTest::Reset();
+  snapshot_.reset();
+  if (options_.mode == GoogleTestLeakOptions::Mode::kOff || disabled_) return;
+  absl::StatusOr<LeakSnapshot> snapshot = LeakSnapshot::Take(options_.check);
+  if (!snapshot.ok()) {
+    fprintf(stderr, "taskleak: leak checks are off: %s\n",
+            std::string(snapshot.status().message()).c_str());
+    disabled_ = true;
+    return;
+  }
+  snapshot_ = *std::move(snapshot);
+}
+
+void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
+  if (!snapshot_.has_value()) return;
+  LeakCheckOptions check = options_.check;
+  const bool run = ThisTest::Apply(&check);
+  ThisTest::Reset();
+  if (!run) return;
+  absl::StatusOr<LeakReport> report =
+      FindLeaks(*snapshot_, check, TestName(test));
+  snapshot_.reset();
+  if (!report.ok()) {
+    fprintf(stderr, "taskleak: cannot check %s for leaks: %s\n",
+            TestName(test).c_str(),
+            std::string(report.status().message()).c_str());
+    return;
+  }
+  for (const std::string& note : report->notes) {
+    fprintf(stderr, "taskleak: note: %s\n", note.c_str());
+  }
+  if (!report->clean()) Report(test, *report);
+}
+
+void LeakCheckListener::Report(const ::testing::TestInfo& test,
+                               const LeakReport& report) {
+  leaks_found = true;
+  std::string name = TestName(test);
+  if (iteration_ > 0) absl::StrAppend(&name, ".", iteration_ + 1);
+  leaks_.emplace_back(name, report.Summary());
+  std::string message = report.Text();
+  if (!options_.report_dir.empty()) {
+    absl::StatusOr<std::string> path =
+        internal::WriteReportFiles(options_.report_dir, name, report);
+    absl::StrAppend(&message,
+                    "report: ", path.ok() ? *path : path.status().ToString(),
+                    "\n");
+  }
+  if (options_.github_annotations) {
+    for (const std::string& line : internal::GithubAnnotations(report)) {
+      printf("%s\n", line.c_str());
+    }
+    fflush(stdout);
+  }
+  if (options_.mode == GoogleTestLeakOptions::Mode::kFail) {
+    ADD_FAILURE_AT(test.file(), test.line()) << "taskleak: " << message;
+  } else {
+    fprintf(stderr, "taskleak: warning: %s", message.c_str());
+  }
+}
+
+void LeakCheckListener::OnTestProgramEnd(const ::testing::UnitTest&) {
+  if (options_.report_dir.empty() ||
+      options_.mode == GoogleTestLeakOptions::Mode::kOff) {
+    return;
+  }
+  absl::Status status =
+      internal::WriteSummaryFiles(options_.report_dir, leaks_);
+  if (!status.ok()) {
+    fprintf(stderr, "taskleak: %s\n", std::string(status.message()).c_str());
+  }
+}
+
+void InstallGoogleTestListener(int* argc, char** argv) {
+  absl::StatusOr<GoogleTestLeakOptions> options =
+      ParseTaskleakFlags(argc, argv);
+  if (!options.ok()) {
+    fprintf(stderr, "%s\n", std::string(options.status().message()).c_str());
+    exit(2);
+  }
+  InstallGoogleTestListener(*options);
+}
+
+void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
+  ::testing::UnitTest::GetInstance()->listeners().Append(
+      new LeakCheckListener(options));
+}
+
+bool LeaksFound() { return leaks_found; }
+
+}  // namespace taskleak

@@ -1,0 +1,70 @@
+// GoogleTest integration: every test that leaves a thread, a task or (when
+// asked) a file descriptor behind fails, with a report of what was left,
+// where it is stuck and where it was started.
+//
+// Easiest: depend on //testing:gtest_main instead of GoogleTest's. With a
+// main of your own, one call after InitGoogleTest:
+//
+//   int main(int argc, char** argv) {
+//     testing::InitGoogleTest(&argc, argv);
+//     taskleak::InstallGoogleTestListener(&argc, argv);
+//     return RUN_ALL_TESTS();
+//   }
+//
+// The listener snapshots at each test's start and checks at its end, on the
+// thread that runs the tests. It is appended after GoogleTest's printer, so
+// a leak fails the test that caused it (ADD_FAILURE_AT on the test's file
+// and line): in its output, in --gtest_output=xml and in the exit code.
+// Death-test children get no listener events and are never checked.
+
+#ifndef TASKLEAK_TESTING_GTEST_LISTENER_H_
+#define TASKLEAK_TESTING_GTEST_LISTENER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "leakcheck/leak_checker.h"
+#include "testing/flags.h"
+
+namespace taskleak {
+
+class LeakCheckListener : public ::testing::EmptyTestEventListener {
+ public:
+  explicit LeakCheckListener(GoogleTestLeakOptions options);
+
+  void OnTestIterationStart(const ::testing::UnitTest& unit_test,
+                            int iteration) override;
+  void OnTestStart(const ::testing::TestInfo& test) override;
+  void OnTestEnd(const ::testing::TestInfo& test) override;
+  void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override;
+
+ private:
+  void Report(const ::testing::TestInfo& test, const LeakReport& report);
+
+  GoogleTestLeakOptions options_;
+  std::optional<LeakSnapshot> snapshot_;
+  int iteration_ = 0;
+  // "Suite.Test: summary" for the summary files.
+  std::vector<std::pair<std::string, std::string>> leaks_;
+  // Set once /proc turned out unreadable, so the warning is printed once.
+  bool disabled_ = false;
+};
+
+// Parses the --taskleak_* flags out of argv (see testing/flags.h) and
+// installs the listener. On a bad flag, prints what is wrong and exits with
+// status 2 before any test runs. Call after testing::InitGoogleTest.
+void InstallGoogleTestListener(int* argc, char** argv);
+
+// Installs the listener with explicit options; no flags are read.
+void InstallGoogleTestListener(const GoogleTestLeakOptions& options);
+
+// Whether any test in this process leaked. A leaked thread can keep the
+// process from exiting (static destructors wait for it); gtest_main then
+// ends with _exit after GoogleTest has written its outputs.
+bool LeaksFound();
+
+}  // namespace taskleak
+
+#endif  // TASKLEAK_TESTING_GTEST_LISTENER_H_

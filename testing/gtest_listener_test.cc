@@ -1,0 +1,239 @@
+// Runs testing/testdata/leaky_suite (built with //testing:gtest_main) and
+// checks that exactly the leaking tests fail, with reports people can act on.
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/internal/subprocess.h"
+
+namespace taskleak {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSuite[] = "testing/leaky_suite";
+
+internal::ProcessResult RunSuite(std::vector<std::string> args,
+                                 std::vector<std::string> env = {}) {
+  args.insert(args.begin(), kSuite);
+  // Short grace keeps the suite fast; tests that need a flag pass it later,
+  // and the last occurrence wins.
+  args.insert(args.begin() + 1, "--taskleak_grace=300ms");
+  absl::StatusOr<internal::ProcessResult> result =
+      internal::RunProcess(args, env);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : internal::ProcessResult{};
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string TempDir() {
+  const char* tmp = getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(tmp ? tmp : "/tmp", "/reportsXXXXXX");
+  return mkdtemp(pattern.data());
+}
+
+// The line of leaky_suite.cc where the leaked threads are started.
+int ThreadStartLine() {
+  std::ifstream in("testing/testdata/leaky_suite.cc");
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find("// THREAD-START-LINE") != std::string::npos) return n;
+  }
+  return -1;
+}
+
+std::string Failed(const std::string& test) {
+  return absl::StrCat("[  FAILED  ] ", test);
+}
+std::string Passed(const std::string& test) {
+  return absl::StrCat("[       OK ] ", test);
+}
+
+TEST(GoogleTestListenerTest, OnlyTheLeakingTestsFail) {
+  internal::ProcessResult r = RunSuite({});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  for (const char* leaking :
+       {"Leaky.DetachedWorker", "Tasks.NeverCancelledTimer",
+        "Numbers/LeakOnOdd.Worker/1"}) {
+    EXPECT_THAT(r.output, HasSubstr(Failed(leaking))) << r.output;
+  }
+  for (const char* clean :
+       {"Clean.JoinsItsThread", "Leaky.SkipsTheCheck", "Leaky.ToleratesOne",
+        "Leaky.IgnoresByName", "Lingering.EndsWithinTheGrace",
+        "Lingering.AllowedExtraTime", "Numbers/LeakOnOdd.Worker/0",
+        "Typed/0.JoinsItsThread", "Typed/1.JoinsItsThread",
+        "ForkDeathTest.ChildIsNotChecked"}) {
+    EXPECT_THAT(r.output, HasSubstr(Passed(clean))) << r.output;
+    EXPECT_THAT(r.output, Not(HasSubstr(Failed(clean)))) << r.output;
+  }
+  EXPECT_THAT(r.output, HasSubstr("[  SKIPPED ] Skipped.SkipsCleanly"));
+  EXPECT_THAT(r.output, Not(HasSubstr("death-child")));
+}
+
+TEST(GoogleTestListenerTest, ReportSaysWhatWhereAndWhoStartedIt) {
+  internal::ProcessResult r = RunSuite({"--gtest_filter=Leaky.DetachedWorker"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr("leaky_suite.cc"),
+            HasSubstr("1 thread started by Leaky.DetachedWorker is "
+                      "still running after 300ms: leaky-worker"),
+            HasSubstr("BlockForever()"), HasSubstr("StartWorker(char const*)"),
+            HasSubstr(absl::StrCat("leaky_suite.cc:", ThreadStartLine()))))
+      << r.output;
+  // The failure is charged inside the test's own block.
+  const size_t failure = r.output.find("taskleak: 1 thread started by");
+  const size_t run = r.output.find("[ RUN      ] Leaky.DetachedWorker");
+  const size_t failed = r.output.find(Failed("Leaky.DetachedWorker"));
+  EXPECT_LT(run, failure);
+  EXPECT_LT(failure, failed);
+}
+
+TEST(GoogleTestListenerTest, FailureIsInTheXmlOutput) {
+  const std::string xml = TempDir() + "/out.xml";
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=Leaky.DetachedWorker:Clean.*",
+                "--gtest_output=xml:" + xml});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const std::string text = ReadFile(xml);
+  EXPECT_THAT(text, HasSubstr("<failure message="));
+  EXPECT_THAT(text, HasSubstr("still running after 300ms: leaky-worker"));
+  EXPECT_THAT(text, HasSubstr("name=\"JoinsItsThread\""));
+}
+
+TEST(GoogleTestListenerTest, ReportFilesAndSummaryAreWritten) {
+  const std::string dir = TempDir();
+  internal::ProcessResult r = RunSuite(
+      {"--gtest_filter=Leaky.*:Tasks.*", "--taskleak_report_dir=" + dir});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(ReadFile(dir + "/taskleak-Leaky.DetachedWorker.txt"),
+              HasSubstr("leaky-worker"));
+  EXPECT_THAT(ReadFile(dir + "/taskleak-Leaky.DetachedWorker.json"),
+              HasSubstr("\"scope\":\"Leaky.DetachedWorker\""));
+  EXPECT_THAT(ReadFile(dir + "/taskleak-Tasks.NeverCancelledTimer.json"),
+              HasSubstr("\"kind\":\"timer\""));
+  const std::string summary = ReadFile(dir + "/taskleak-summary.txt");
+  EXPECT_THAT(summary, HasSubstr("2 test(s) leaked"));
+  EXPECT_THAT(summary, Not(HasSubstr("SkipsTheCheck")));
+  EXPECT_THAT(ReadFile(dir + "/taskleak-summary.json"),
+              HasSubstr("\"test\":\"Leaky.DetachedWorker\""));
+}
+
+TEST(GoogleTestListenerTest, UndeclaredOutputsDirIsTheDefault) {
+  const std::string dir = TempDir();
+  internal::ProcessResult r = RunSuite({"--gtest_filter=Leaky.DetachedWorker"},
+                                       {"TEST_UNDECLARED_OUTPUTS_DIR=" + dir});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(ReadFile(dir + "/taskleak-Leaky.DetachedWorker.txt"),
+              HasSubstr("leaky-worker"));
+}
+
+TEST(GoogleTestListenerTest, GithubAnnotationPointsAtTheCreationSite) {
+  internal::ProcessResult r = RunSuite({"--gtest_filter=Leaky.DetachedWorker"},
+                                       {"GITHUB_ACTIONS=true"});
+  EXPECT_THAT(r.output,
+              HasSubstr(absl::StrCat(
+                  "::error file=testing/testdata/leaky_suite.cc,line=",
+                  ThreadStartLine(), "::thread \"leaky-worker\" started here")))
+      << r.output;
+  internal::ProcessResult quiet = RunSuite(
+      {"--gtest_filter=Leaky.DetachedWorker"}, {"GITHUB_ACTIONS=false"});
+  EXPECT_THAT(quiet.output, Not(HasSubstr("::error")));
+}
+
+TEST(GoogleTestListenerTest, RepeatBlamesEachIteration) {
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=Leaky.DetachedWorker", "--gtest_repeat=2"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  size_t count = 0;
+  for (size_t pos = 0; (pos = r.output.find("1 thread started by Leaky.Detac",
+                                            pos)) != std::string::npos;
+       ++pos) {
+    ++count;
+  }
+  EXPECT_EQ(count, 2u) << r.output;
+}
+
+TEST(GoogleTestListenerTest, ShuffleStillBlamesTheRightTest) {
+  for (const char* seed : {"1", "2", "3"}) {
+    internal::ProcessResult r = RunSuite(
+        {"--gtest_filter=Leaky.DetachedWorker:Clean.*:Typed*",
+         "--gtest_shuffle", absl::StrCat("--gtest_random_seed=", seed)});
+    EXPECT_THAT(r.output, HasSubstr(Failed("Leaky.DetachedWorker")));
+    EXPECT_THAT(r.output, Not(HasSubstr(Failed("Clean.JoinsItsThread"))));
+    EXPECT_THAT(r.output, Not(HasSubstr(Failed("Typed/"))));
+  }
+}
+
+TEST(GoogleTestListenerTest, ShardsTogetherBlameTheSameTests) {
+  std::string failures;
+  for (const char* index : {"0", "1"}) {
+    internal::ProcessResult r = RunSuite(
+        {"--gtest_filter=Leaky.*:Clean.*:Tasks.*"},
+        {"GTEST_TOTAL_SHARDS=2", absl::StrCat("GTEST_SHARD_INDEX=", index)});
+    failures += r.output;
+  }
+  EXPECT_THAT(failures, HasSubstr(Failed("Leaky.DetachedWorker")));
+  EXPECT_THAT(failures, HasSubstr(Failed("Tasks.NeverCancelledTimer")));
+  EXPECT_THAT(failures, Not(HasSubstr(Failed("Clean.JoinsItsThread"))));
+}
+
+TEST(GoogleTestListenerTest, WarnAndOffModesPass) {
+  internal::ProcessResult warn =
+      RunSuite({"--gtest_filter=Leaky.DetachedWorker", "--taskleak_mode=warn"});
+  EXPECT_EQ(warn.exit_code, 0) << warn.output;
+  EXPECT_THAT(warn.output, HasSubstr("taskleak: warning: 1 thread started"));
+  internal::ProcessResult off =
+      RunSuite({"--gtest_filter=Leaky.DetachedWorker"}, {"TASKLEAK_MODE=off"});
+  EXPECT_EQ(off.exit_code, 0) << off.output;
+  EXPECT_THAT(off.output, Not(HasSubstr("still running")));
+}
+
+TEST(GoogleTestListenerTest, BadFlagsStopBeforeAnyTestRuns) {
+  internal::ProcessResult unknown = RunSuite({"--taskleak_gracee=1s"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output,
+              HasSubstr("unknown flag --taskleak_gracee; known flags:"));
+  EXPECT_THAT(unknown.output, Not(HasSubstr("[ RUN      ]")));
+
+  internal::ProcessResult malformed = RunSuite({"--taskleak_grace=soon"});
+  EXPECT_EQ(malformed.exit_code, 2);
+  EXPECT_THAT(malformed.output,
+              HasSubstr("--taskleak_grace=soon: expected a duration"));
+
+  internal::ProcessResult env =
+      RunSuite({"--gtest_filter=Clean.*"}, {"TASKLEAK_TOLERANCE=-3"});
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_THAT(env.output, HasSubstr("TASKLEAK_TOLERANCE"));
+}
+
+TEST(GoogleTestListenerTest, HelpListsTheFlags) {
+  internal::ProcessResult r = RunSuite({"--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const char* flag :
+       {"--taskleak_mode=fail|warn|off", "--taskleak_grace=DURATION",
+        "--taskleak_tolerance=N", "--taskleak_ignore_thread=REGEX",
+        "--taskleak_ignore_function=NAME", "--taskleak_check=LIST",
+        "--taskleak_max_frames=N", "--taskleak_report_dir=DIR",
+        "--taskleak_strict_singletons"}) {
+    EXPECT_THAT(r.output, HasSubstr(flag));
+  }
+}
+
+}  // namespace
+}  // namespace taskleak

@@ -1,0 +1,161 @@
+#include "testing/internal/report_files.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "runtime/internal/json_writer.h"
+
+namespace taskleak {
+namespace internal {
+namespace {
+
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakeDir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create the report directory ", dir, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+std::string SafeFileName(const std::string& name) {
+  std::string safe = name;
+  for (char& c : safe) {
+    if (c == '/' || c == ' ' || c == ':' || c == '\\') c = '_';
+  }
+  return safe;
+}
+
+// GitHub's workflow-command escaping.
+std::string EscapeData(absl::string_view s) {
+  return absl::StrReplaceAll(s, {{"%", "%25"}, {"\r", "%0D"}, {"\n", "%0A"}});
+}
+std::string EscapeProperty(absl::string_view s) {
+  return absl::StrReplaceAll(EscapeData(s), {{":", "%3A"}, {",", "%2C"}});
+}
+
+// The first frame that is the user's code: it has a relative source path
+// (system headers and libraries are absolute or unknown), and it is neither
+// the standard library nor taskleak.
+const SymbolizedFrame* UserFrame(const std::vector<SymbolizedFrame>& frames) {
+  for (const SymbolizedFrame& f : frames) {
+    const std::string file = RepoRelativePath(f.file);
+    if (file.empty() || file[0] == '/' || f.line <= 0) continue;
+    if (absl::StartsWith(f.function, "std::") ||
+        absl::StartsWith(f.function, "__") ||
+        absl::StartsWith(f.function, "taskleak::")) {
+      continue;
+    }
+    return &f;
+  }
+  return nullptr;
+}
+
+std::string Annotation(const SymbolizedFrame& frame,
+                       const std::string& message) {
+  return absl::StrCat(
+      "::error file=", EscapeProperty(RepoRelativePath(frame.file)),
+      ",line=", frame.line, "::", EscapeData(message));
+}
+
+}  // namespace
+
+std::string RepoRelativePath(const std::string& file) {
+  absl::string_view path = file;
+  const size_t execroot = path.find("/execroot/");
+  if (execroot != absl::string_view::npos) {
+    path.remove_prefix(execroot + strlen("/execroot/"));
+    const size_t slash = path.find('/');  // the workspace's name
+    path.remove_prefix(slash == absl::string_view::npos ? path.size()
+                                                        : slash + 1);
+  }
+  absl::ConsumePrefix(&path, "/proc/self/cwd/");
+  while (absl::ConsumePrefix(&path, "./")) {
+  }
+  return std::string(path);
+}
+
+absl::StatusOr<std::string> WriteReportFiles(const std::string& dir,
+                                             const std::string& name,
+                                             const LeakReport& report) {
+  absl::Status made = MakeDir(dir);
+  if (!made.ok()) return made;
+  const std::string base = absl::StrCat(dir, "/taskleak-", SafeFileName(name));
+  absl::Status status = WriteFile(base + ".txt", report.Text());
+  if (status.ok()) status = WriteFile(base + ".json", report.Json());
+  if (!status.ok()) return status;
+  return base + ".txt";
+}
+
+absl::Status WriteSummaryFiles(
+    const std::string& dir,
+    const std::vector<std::pair<std::string, std::string>>& leaks) {
+  absl::Status made = MakeDir(dir);
+  if (!made.ok()) return made;
+  std::string text = absl::StrCat(leaks.size(), " test(s) leaked\n");
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("leaking_tests");
+  json.BeginArray();
+  for (const auto& [test, summary] : leaks) {
+    absl::StrAppend(&text, test, ": ", summary, "\n");
+    json.BeginObject();
+    json.Field("test", test);
+    json.Field("summary", summary);
+    json.Field("report",
+               absl::StrCat("taskleak-", SafeFileName(test), ".json"));
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
+  absl::Status status = WriteFile(dir + "/taskleak-summary.txt", text);
+  if (status.ok()) {
+    status = WriteFile(dir + "/taskleak-summary.json", json.str());
+  }
+  return status;
+}
+
+std::vector<std::string> GithubAnnotations(const LeakReport& report) {
+  std::vector<std::string> lines;
+  for (const ThreadDump& t : report.threads) {
+    if (t.created_by.empty()) continue;
+    const SymbolizedFrame* frame = UserFrame(t.created_by[0].stack);
+    if (frame == nullptr) continue;
+    std::string line = Annotation(
+        *frame, absl::StrCat("thread \"", t.info.name,
+                             "\" started here is still running after ",
+                             absl::FormatDuration(report.grace), " (",
+                             report.scope, ")"));
+    // Threads of one pool share the creation site: one line is enough.
+    if (lines.empty() || lines.back() != line) lines.push_back(line);
+  }
+  for (const TaskDump& task : report.tasks) {
+    const SymbolizedFrame* frame = UserFrame(task.creation_stack);
+    if (frame == nullptr) continue;
+    lines.push_back(Annotation(
+        *frame,
+        absl::StrCat(task.info.kind, " task \"", task.info.name,
+                     "\" registered here is still live (", report.scope, ")")));
+  }
+  return lines;
+}
+
+}  // namespace internal
+}  // namespace taskleak

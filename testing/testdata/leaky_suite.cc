@@ -1,0 +1,103 @@
+// Tests that leak on purpose, beside clean ones of every kind GoogleTest
+// has. testing/gtest_listener_test.cc runs this binary and checks that
+// exactly the leaking tests fail, with the right report.
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "runtime/task_registry.h"
+#include "testing/this_test.h"
+
+namespace {
+
+// Never notified: leaked threads block on it until the process ends. Never
+// destroyed, so exiting cannot wait on it.
+absl::Notification& Never() {
+  static auto* never = new absl::Notification;
+  return *never;
+}
+
+__attribute__((noinline)) void BlockForever() { Never().WaitForNotification(); }
+
+__attribute__((noinline)) void StartWorker(const char* name) {
+  std::thread([name] {  // THREAD-START-LINE
+    pthread_setname_np(pthread_self(), name);
+    BlockForever();
+  })
+      .detach();
+}
+
+void StartShortLived(std::chrono::milliseconds life) {
+  std::thread([life] { std::this_thread::sleep_for(life); }).detach();
+}
+
+TEST(Clean, JoinsItsThread) {
+  std::thread([] {}).join();
+}
+
+TEST(Leaky, DetachedWorker) { StartWorker("leaky-worker"); }
+
+TEST(Leaky, SkipsTheCheck) {
+  taskleak::ThisTest::SkipLeakCheck();
+  StartWorker("skipped-worker");
+}
+
+TEST(Leaky, ToleratesOne) {
+  taskleak::ThisTest::SetTolerance(1);
+  StartWorker("tolerated");
+}
+
+TEST(Leaky, IgnoresByName) {
+  taskleak::ThisTest::Ignore(taskleak::IgnoreThreadName("ignored-.*"));
+  StartWorker("ignored-worker");
+}
+
+// Run with a 300ms grace: this thread ends well within it.
+TEST(Lingering, EndsWithinTheGrace) {
+  StartShortLived(std::chrono::milliseconds(50));
+}
+
+// Needs more than the grace, and says so.
+TEST(Lingering, AllowedExtraTime) {
+  taskleak::ThisTest::AllowLingering(absl::Seconds(2));
+  StartShortLived(std::chrono::milliseconds(600));
+}
+
+TEST(Tasks, NeverCancelledTimer) {
+  static auto* timer =
+      new taskleak::TaskHandle(taskleak::RegisterTask("timer", "refresh"));
+  (void)timer;
+}
+
+TEST(Skipped, SkipsCleanly) { GTEST_SKIP() << "nothing to see"; }
+
+class LeakOnOdd : public testing::TestWithParam<int> {};
+TEST_P(LeakOnOdd, Worker) {
+  if (GetParam() % 2 == 1) StartWorker("odd-worker");
+}
+INSTANTIATE_TEST_SUITE_P(Numbers, LeakOnOdd, testing::Values(0, 1));
+
+template <typename T>
+class Typed : public testing::Test {};
+using Types = testing::Types<int, char>;
+TYPED_TEST_SUITE(Typed, Types);
+TYPED_TEST(Typed, JoinsItsThread) {
+  std::thread([] {}).join();
+}
+
+TEST(ForkDeathTest, ChildIsNotChecked) {
+  EXPECT_DEATH(
+      {
+        StartWorker("death-child");
+        abort();
+      },
+      "");
+}
+
+}  // namespace

@@ -1,0 +1,42 @@
+// Per-test control of the leak check, from inside a test body or a fixture's
+// SetUp. Each setting lasts until the end of the current test only.
+//
+//   TEST(CacheTest, RefreshesInTheBackground) {
+//     taskleak::ThisTest::AllowLingering(absl::Seconds(3));
+//     taskleak::ThisTest::Ignore(taskleak::IgnoreThreadName("grpc_.*"));
+//     taskleak::ThisTest::SetTolerance(1);
+//     ...
+//   }
+//
+// Call from the test's own thread (the one GoogleTest runs it on); the
+// settings are read when the test ends.
+
+#ifndef TASKLEAK_TESTING_THIS_TEST_H_
+#define TASKLEAK_TESTING_THIS_TEST_H_
+
+#include "absl/time/time.h"
+#include "leakcheck/leak_checker.h"
+
+namespace taskleak {
+
+class ThisTest {
+ public:
+  // Gives this test's threads and tasks `extra` time beyond the grace.
+  static void AllowLingering(absl::Duration extra);
+  // Adds an ignore rule for this test.
+  static void Ignore(IgnoreRule rule);
+  // Allows up to `n` new threads and `n` new tasks in this test.
+  static void SetTolerance(int n);
+  // Skips the leak check for this test.
+  static void SkipLeakCheck();
+
+  // Used by the listener: this test's options, given the suite-wide ones.
+  // Returns false if the check is skipped.
+  static bool Apply(LeakCheckOptions* options);
+  // Used by the listener when a test starts.
+  static void Reset();
+};
+
+}  // namespace taskleak
+
+#endif  // TASKLEAK_TESTING_THIS_TEST_H_
