@@ -14,10 +14,8 @@ ForgetfulPool::ForgetfulPool(int threads, const std::string& name)
 }
 
 ForgetfulPool::~ForgetfulPool() {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  state_->stopping = true;
-  // The bug: no state_->cv.notify_all(), and the workers are detached
-  // instead of joined, so sleeping workers never see `stopping`.
+  // The bug: the workers are detached instead of being told to stop and
+  // joined, so they wait for work forever.
   for (std::thread& worker : workers_) worker.detach();
 }
 

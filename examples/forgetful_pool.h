@@ -1,6 +1,6 @@
-// A worker pool with a shutdown bug: its destructor raises the stop flag but
-// neither wakes nor joins the workers, so they sleep on forever. Compare
-// thread_pool.h, which notifies and joins.
+// A worker pool with a shutdown bug: its destructor detaches the workers
+// instead of stopping and joining them, so they wait for work forever.
+// Compare thread_pool.h, whose destructor stops and joins.
 
 #ifndef TASKLEAK_EXAMPLES_FORGETFUL_POOL_H_
 #define TASKLEAK_EXAMPLES_FORGETFUL_POOL_H_

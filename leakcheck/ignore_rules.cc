@@ -27,6 +27,30 @@ bool AnyFrameStartsWith(const std::vector<SymbolizedFrame>& frames,
   return false;
 }
 
+constexpr std::initializer_list<absl::string_view> kSanitizerPrefixes = {
+    "__sanitizer::", "__tsan::", "__asan::", "__lsan::"};
+
+// Every frame is in a sanitizer runtime or in libc (or unknown).
+bool OnlyRuntimeFrames(const std::vector<SymbolizedFrame>& frames) {
+  for (const SymbolizedFrame& frame : frames) {
+    bool runtime = frame.function.empty();
+    for (absl::string_view prefix : kSanitizerPrefixes) {
+      runtime = runtime || absl::StartsWith(frame.function, prefix);
+    }
+    const size_t slash = frame.module.rfind('/');
+    const absl::string_view base =
+        absl::string_view(frame.module)
+            .substr(slash == std::string::npos ? 0 : slash + 1);
+    runtime = runtime || absl::StartsWith(base, "libc.so") ||
+              absl::StartsWith(base, "libc-") ||
+              absl::StartsWith(base, "libtsan") ||
+              absl::StartsWith(base, "libasan") ||
+              absl::StartsWith(base, "liblsan");
+    if (!runtime) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool FunctionNameMatches(absl::string_view symbolized,
@@ -123,11 +147,19 @@ bool IgnoreRule::Matches(const ThreadDump& thread) const {
 
 std::vector<IgnoreRule> BuiltinIgnoreRules() {
   return {
+      // The program's own threads pass through sanitizer frames too: every
+      // thread starts in __asan::AsanThread::ThreadStart under ASan, and
+      // one blocked in a TSan interceptor shows __tsan:: frames. The
+      // runtime's threads are those started behind the interposer's back
+      // or, when origins are not recorded, those with only runtime and
+      // libc frames.
       IgnoreIf("a sanitizer runtime thread",
                [](const ThreadDump& t) {
-                 return AnyFrameStartsWith(
-                     t.stack,
-                     {"__sanitizer::", "__tsan::", "__asan::", "__lsan::"});
+                 if (!AnyFrameStartsWith(t.stack, kSanitizerPrefixes)) {
+                   return false;
+                 }
+                 if (ThreadOriginsRecorded()) return t.created_by.empty();
+                 return OnlyRuntimeFrames(t.stack);
                }),
       // glibc starts its timer and AIO helpers without calling
       // pthread_create, and they block every signal.

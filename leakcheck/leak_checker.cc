@@ -35,18 +35,7 @@ struct Candidate {
 
 class Checker {
  public:
-  Checker(const LeakSnapshot& before, const LeakCheckOptions& options)
-      : options_(options) {
-    rules_ = options.ignore;
-    if (options.builtin_ignores) {
-      for (IgnoreRule& rule : BuiltinIgnoreRules()) {
-        rules_.push_back(std::move(rule));
-      }
-    }
-    for (const IgnoreRule& rule : rules_) {
-      needs_stack_ = needs_stack_ || rule.NeedsStack();
-    }
-  }
+  explicit Checker(const LeakCheckOptions& options) : options_(options) {}
 
   // Reads the threads that are new since `before` and returns the tids that
   // are blamed. A thread is judged (name, creation stack, ignore rules) only
@@ -100,17 +89,19 @@ class Checker {
   // Whether the last BlamedThreads saw new threads it has not judged yet.
   bool TakeUnclassified() { return std::exchange(unclassified_, false); }
 
-  // Notes for singletons that were left alone.
+  // Notes for singletons that were left alone, with their current names
+  // (a thread may have named itself after it was judged).
   std::vector<std::string> Notes() const {
     std::vector<std::string> notes;
     if (options_.strict_singletons) return notes;
     for (const auto& [tid, c] : candidates_) {
       if (!c.singleton) continue;
+      absl::StatusOr<ThreadInfo> now = ReadThreadInfo(tid);
       notes.push_back(absl::StrFormat(
           "thread %d \"%s\" was started by a lazily initialized singleton "
           "and lives as long as the process; it is not blamed (strict "
           "singletons would blame it)",
-          tid, c.dump.info.name));
+          tid, now.ok() ? now->name : c.dump.info.name));
     }
     return notes;
   }
@@ -122,7 +113,24 @@ class Checker {
   }
 
  private:
+  // The rules, gathered only once a new thread needs judging: clean checks
+  // never pay for them.
+  void GatherRules() {
+    if (rules_gathered_) return;
+    rules_gathered_ = true;
+    rules_ = options_.ignore;
+    if (options_.builtin_ignores) {
+      static const std::vector<IgnoreRule>* builtins =
+          new std::vector<IgnoreRule>(BuiltinIgnoreRules());
+      rules_.insert(rules_.end(), builtins->begin(), builtins->end());
+    }
+    for (const IgnoreRule& rule : rules_) {
+      needs_stack_ = needs_stack_ || rule.NeedsStack();
+    }
+  }
+
   void Classify(const std::vector<ThreadInfo>& threads) {
+    GatherRules();
     std::vector<ThreadDump> dumps;
     if (needs_stack_) {
       absl::StatusOr<std::vector<ThreadDump>> captured =
@@ -158,6 +166,7 @@ class Checker {
 
   const LeakCheckOptions& options_;
   std::vector<IgnoreRule> rules_;
+  bool rules_gathered_ = false;
   bool needs_stack_ = false;
   absl::flat_hash_map<pid_t, Candidate> candidates_;
   absl::flat_hash_set<pid_t> seen_once_;
@@ -197,6 +206,9 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
     if (!tids.ok()) return tids.status();
     snapshot.tids_.insert(tids->begin(), tids->end());
   }
+  snapshot.thread_creations_ = ThreadOriginsRecorded()
+                                   ? ThreadCreationCount()
+                                   : kUnknownCount;
   if (options.check_tasks) snapshot.task_watermark_ = NextTaskId();
   if (options.check_fds) {
     absl::StatusOr<std::vector<int>> fds = ListFds();
@@ -211,14 +223,18 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
                                      absl::string_view scope) {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + options.grace;
-  Checker checker(before, options);
+  Checker checker(options);
   absl::Duration pause = kFirstPoll;
   std::vector<pid_t> threads;
   int64_t tasks = 0;
   std::vector<int> fds;
   for (bool last_poll = false;;) {
     bool unclassified = false;
-    if (options.check_threads) {
+    // No thread created since the snapshot: nothing new to list.
+    const bool maybe_new_threads =
+        before.thread_creations_ == LeakSnapshot::kUnknownCount ||
+        ThreadCreationCount() != before.thread_creations_;
+    if (options.check_threads && maybe_new_threads) {
       absl::StatusOr<std::vector<pid_t>> blamed =
           checker.BlamedThreads(before.tids_, last_poll);
       if (!blamed.ok()) return blamed.status();

@@ -9,8 +9,11 @@
 //       taskleak::FindLeaks(*before, options, "my scope");
 //   if (report.ok() && !report->clean()) std::cerr << report->Text();
 //
-// A clean check costs two directory listings and a few comparisons: no
-// sleeping, no stack capture, no symbolization. Only when something new is
+// A clean check costs a directory listing or two and a few comparisons: no
+// sleeping, no stack capture, no symbolization. (With the pthread_create
+// interposer linked in, a check after which no thread was created skips the
+// second listing; threads started without pthread_create, such as glibc's
+// helpers, are then seen at the next check that lists.) Only when something new is
 // alive does the check poll with exponential backoff (1 ms doubling to
 // 50 ms) until it is gone or the grace window ends, and then capture and
 // symbolize what is left.
@@ -72,7 +75,10 @@ class LeakSnapshot {
   friend absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot&,
                                               const LeakCheckOptions&,
                                               absl::string_view);
+  static constexpr uint64_t kUnknownCount = ~uint64_t{0};
   absl::flat_hash_set<pid_t> tids_;
+  // ThreadCreationCount() at the snapshot, when thread origins are recorded.
+  uint64_t thread_creations_ = kUnknownCount;
   uint64_t task_watermark_ = 0;
   absl::flat_hash_set<int> fds_;
   absl::Time taken_at_;

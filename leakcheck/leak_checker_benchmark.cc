@@ -7,6 +7,7 @@
 #include <semaphore.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -68,6 +69,33 @@ BENCHMARK(BM_CleanCheck)
     ->Arg(10000)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// A thread that never ends: how long after the grace window the report
+// comes, as a percentage of the window. The first report of a process also
+// loads debug info; later ones are warm.
+void BM_NeverEndingLeak(benchmark::State& state) {
+  LeakCheckOptions options;
+  options.grace = absl::Milliseconds(state.range(0));
+  absl::StatusOr<LeakSnapshot> before = LeakSnapshot::Take(options);
+  Background leaked(1);
+  double overshoot = 0;
+  for (auto _ : state) {
+    absl::StatusOr<LeakReport> report = FindLeaks(*before, options, "bench");
+    if (!report.ok() || report->threads.size() != 1) {
+      state.SkipWithError("the leak was not reported");
+      break;
+    }
+    overshoot = std::max(overshoot, absl::ToDoubleMilliseconds(
+                                        report->waited - options.grace));
+  }
+  state.counters["max_overshoot_pct"] = 100 * overshoot / state.range(0);
+}
+BENCHMARK(BM_NeverEndingLeak)
+    ->Arg(200)
+    ->Arg(1000)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace taskleak

@@ -9,77 +9,88 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "runtime/internal/frame_filter.h"
 #include "runtime/internal/json_writer.h"
 #include "runtime/thread_origin.h"
 
 namespace taskleak {
 namespace {
 
+// Start times derive from a boot time with one-second resolution, so a
+// thread can seem to start slightly after `now`: ages never go below zero.
+absl::Duration AgeOf(absl::Time since, absl::Time now) {
+  return std::max(now - since, absl::ZeroDuration());
+}
+
 std::string Age(absl::Time since, absl::Time now) {
-  return absl::FormatDuration(absl::Trunc(now - since, absl::Milliseconds(1)));
+  const absl::Duration age = AgeOf(since, now);
+  if (age < absl::Milliseconds(1)) return "<1ms";
+  return absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1)));
 }
 
-// Appends up to `max_frames` frames, one per line, and a note of the rest.
+// Where a thread is now: what it waits on matters, library or not.
+enum class StackKind { kCurrent, kCreation };
+
+// Appends up to `max_frames` frames, one per line (library runs folded, see
+// internal/frame_filter.h), and a note of the rest.
 void AppendFrames(const std::vector<SymbolizedFrame>& frames, int max_frames,
-                  absl::string_view indent, std::string* out) {
-  const int shown = std::min<int>(frames.size(), max_frames);
-  for (int i = 0; i < shown; ++i) {
-    absl::StrAppend(out, indent, FormatFrame(frames[i]), "\n");
-  }
-  if (shown < static_cast<int>(frames.size())) {
-    absl::StrAppend(out, indent, "... ", frames.size() - shown,
-                    " more frames\n");
+                  StackKind kind, absl::string_view indent, std::string* out) {
+  for (const std::string& line :
+       internal::FrameLines(frames, max_frames, kind == StackKind::kCurrent)) {
+    absl::StrAppend(out, indent, line, "\n");
   }
 }
 
-// What makes two threads "alike": same state, same place, same creator.
-using FrameKey = std::tuple<std::string, std::string, int>;
+// What makes two threads "alike": the same state, the same whole stack and
+// the same creation stack. Equal lookup addresses symbolize to equal frames,
+// so addresses are compared, which costs far less than names for thousands
+// of threads.
 struct GroupKey {
-  char state;
-  std::vector<FrameKey> stack;
-  std::vector<FrameKey> creation;
+  char state = '?';
+  // Threads without a stack are never alike: each has its own reason.
+  int unavailable_index = -1;
+  std::vector<uintptr_t> stack;
+  std::vector<uintptr_t> creation;
   bool operator==(const GroupKey& o) const {
-    return state == o.state && stack == o.stack && creation == o.creation;
+    return state == o.state && unavailable_index == o.unavailable_index &&
+           stack == o.stack && creation == o.creation;
   }
   template <typename H>
   friend H AbslHashValue(H h, const GroupKey& k) {
-    return H::combine(std::move(h), k.state, k.stack, k.creation);
+    return H::combine(std::move(h), k.state, k.unavailable_index, k.stack,
+                      k.creation);
   }
 };
 
-std::vector<FrameKey> KeyOf(const std::vector<SymbolizedFrame>& frames,
-                            int max_frames) {
-  std::vector<FrameKey> key;
-  const int n = std::min<int>(frames.size(), max_frames);
-  for (int i = 0; i < n; ++i) {
-    const SymbolizedFrame& f = frames[i];
-    // Without a name, only the exact address tells frames apart.
-    key.emplace_back(f.function.empty() ? absl::StrCat(f.pc) : f.function,
-                     f.file, f.line);
-  }
-  return key;
+std::vector<uintptr_t> PcsOf(const std::vector<SymbolizedFrame>& frames) {
+  std::vector<uintptr_t> pcs;
+  pcs.reserve(frames.size());
+  for (const SymbolizedFrame& f : frames) pcs.push_back(f.pc);
+  return pcs;
 }
 
 // Groups of indices into `threads`, in order of first appearance.
-std::vector<std::vector<int>> GroupThreads(absl::Span<const ThreadDump> threads,
-                                           int max_frames) {
+std::vector<std::vector<int>> GroupThreads(
+    absl::Span<const ThreadDump> threads) {
   absl::flat_hash_map<GroupKey, int> group_of;
+  group_of.reserve(threads.size());
   std::vector<std::vector<int>> groups;
   for (int i = 0; i < static_cast<int>(threads.size()); ++i) {
     const ThreadDump& t = threads[i];
-    GroupKey key{t.info.state, KeyOf(t.stack, max_frames), {}};
-    if (!t.created_by.empty()) {
-      key.creation = KeyOf(t.created_by[0].stack, max_frames);
+    GroupKey key;
+    key.state = t.info.state;
+    if (t.stack_available) {
+      key.stack = PcsOf(t.stack);
+    } else {
+      key.unavailable_index = i;
     }
-    // Threads without a stack are never alike: each has its own reason.
-    if (!t.stack_available) key.stack.emplace_back(t.info.name, "", i);
-    auto [it, inserted] = group_of.try_emplace(key, groups.size());
+    if (!t.created_by.empty()) key.creation = PcsOf(t.created_by[0].stack);
+    auto [it, inserted] = group_of.try_emplace(std::move(key), groups.size());
     if (inserted) groups.emplace_back();
     groups[it->second].push_back(i);
   }
@@ -188,8 +199,7 @@ absl::StatusOr<ProcessDump> DumpProcess(const DumpOptions& options) {
 std::string FormatThreadsText(absl::Span<const ThreadDump> threads,
                               const DumpOptions& options, absl::Time now) {
   std::string out;
-  for (const std::vector<int>& group :
-       GroupThreads(threads, options.max_frames)) {
+  for (const std::vector<int>& group : GroupThreads(threads)) {
     const ThreadDump& t = threads[group[0]];
     if (group.size() == 1) {
       absl::StrAppend(&out, "thread ", ThreadLabel(t.info));
@@ -202,20 +212,40 @@ std::string FormatThreadsText(absl::Span<const ThreadDump> threads,
     absl::StrAppend(&out, " (", ThreadStateName(t.info.state), ", age ",
                     Age(t.info.start_time, now), ")\n");
     if (t.stack_available) {
-      AppendFrames(t.stack, options.max_frames, "    ", &out);
+      AppendFrames(t.stack, options.max_frames, StackKind::kCurrent, "    ",
+                   &out);
     } else {
       absl::StrAppend(
           &out, "    stack unavailable: ", t.stack_unavailable_reason, "\n");
     }
+    // Alike threads were created at the same place, not necessarily by the
+    // same thread.
+    int other_creators = 0;
+    if (!t.created_by.empty()) {
+      std::vector<pid_t> creators;
+      for (int i : group) {
+        if (!threads[i].created_by.empty()) {
+          creators.push_back(threads[i].created_by[0].tid);
+        }
+      }
+      std::sort(creators.begin(), creators.end());
+      other_creators = static_cast<int>(
+          std::unique(creators.begin(), creators.end()) - creators.begin() - 1);
+    }
     for (size_t i = 0; i < t.created_by.size(); ++i) {
       const ThreadCreator& c = t.created_by[i];
       absl::StrAppendFormat(
-          &out, "  %s by thread %d \"%s\"%s, %s ago, at:\n",
+          &out, "  %s by thread %d \"%s\"%s%s, %s ago, at:\n",
           i == 0 ? "created" : "which was created", c.tid, c.name,
+          i == 0 && other_creators > 0
+              ? absl::StrFormat(" (and %d other thread%s)", other_creators,
+                                other_creators == 1 ? "" : "s")
+              : "",
           c.in_static_initializer ? " initializing a function-local static"
                                   : "",
           Age(c.created_at, now));
-      AppendFrames(c.stack, options.max_frames, "    ", &out);
+      AppendFrames(c.stack, options.max_frames, StackKind::kCreation, "    ",
+                   &out);
     }
     if (t.created_by.empty()) {
       absl::StrAppend(&out, "  created by: not recorded\n");
@@ -238,7 +268,8 @@ std::string FormatTasksText(absl::Span<const TaskDump> tasks,
     } else {
       absl::StrAppendFormat(&out, "  created by thread %d at:\n",
                             task.info.creator_tid);
-      AppendFrames(task.creation_stack, options.max_frames, "    ", &out);
+      AppendFrames(task.creation_stack, options.max_frames,
+                   StackKind::kCreation, "    ", &out);
     }
     out += "\n";
   }
@@ -264,14 +295,13 @@ std::string FormatDumpJson(const ProcessDump& dump,
   w.Field("taken_at", Rfc3339(now));
   w.Key("threads");
   w.BeginArray();
-  for (const std::vector<int>& group :
-       GroupThreads(dump.threads, options.max_frames)) {
+  for (const std::vector<int>& group : GroupThreads(dump.threads)) {
     const ThreadDump& t = dump.threads[group[0]];
     w.BeginObject();
     w.Field("tid", static_cast<int64_t>(t.info.id.tid));
     w.Field("name", t.info.name);
     w.Field("state", ThreadStateName(t.info.state));
-    w.Field("age_s", absl::ToDoubleSeconds(now - t.info.start_time));
+    w.Field("age_s", absl::ToDoubleSeconds(AgeOf(t.info.start_time, now)));
     w.Field("cpu_s", absl::ToDoubleSeconds(t.info.cpu_time));
     w.Field("stack_available", t.stack_available);
     w.Field("stack_unavailable_reason", t.stack_unavailable_reason);
@@ -308,7 +338,7 @@ std::string FormatDumpJson(const ProcessDump& dump,
     w.Field("id", static_cast<int64_t>(task.info.id));
     w.Field("kind", task.info.kind);
     w.Field("name", task.info.name);
-    w.Field("age_s", absl::ToDoubleSeconds(now - task.info.created_at));
+    w.Field("age_s", absl::ToDoubleSeconds(AgeOf(task.info.created_at, now)));
     w.Field("creator_tid", static_cast<int64_t>(task.info.creator_tid));
     WriteFramesJson("creation_stack", task.creation_stack, options.max_frames,
                     &w);

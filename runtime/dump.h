@@ -105,8 +105,12 @@ std::vector<TaskDump> DumpTasks(absl::Span<const TaskInfo> tasks);
 // All threads of the process, and the live tasks.
 absl::StatusOr<ProcessDump> DumpProcess(const DumpOptions& options = {});
 
-// The text form. Threads whose stacks and creators are identical are
-// printed once, as "N threads like this". `now` sets the ages.
+// The text form. Threads in the same state whose whole stacks and creation
+// stacks are identical (the same addresses) are printed once, as "N threads
+// like this: ..."; if those threads were started by different threads, the
+// first creator is named "(and K other threads)". At most
+// options.max_frames frames are printed per stack, then "... K more frames".
+// `now` sets the ages. Thread-safe; not async-signal-safe.
 std::string FormatThreadsText(absl::Span<const ThreadDump> threads,
                               const DumpOptions& options = {},
                               absl::Time now = absl::Now());
@@ -116,13 +120,16 @@ std::string FormatTasksText(absl::Span<const TaskDump> tasks,
 std::string FormatDumpText(const ProcessDump& dump,
                            const DumpOptions& options = {});
 
-// The JSON form documented at the top of this file.
+// The JSON form documented at the top of this file, grouped as in the text
+// form. Thread-safe; not async-signal-safe.
 std::string FormatDumpJson(const ProcessDump& dump,
                            const DumpOptions& options = {});
 
 struct DumpOnSignalOptions {
+  // What each dump contains and how stacks are captured.
   DumpOptions dump;
-  // Also append each dump to this file when not empty.
+  // Also append each dump to this file when not empty. A file that cannot
+  // be opened is reported on stderr, after the dump.
   std::string file;
   // A line printed before the dump, e.g. the name of the running test.
   // Called on the dumping thread, never in the signal handler.
@@ -130,9 +137,18 @@ struct DumpOnSignalOptions {
 };
 
 // Opt-in: on `signo` (typically SIGQUIT), writes a dump to stderr (and the
-// file) and keeps running. The handler only wakes a helper thread, which
-// makes the dump; the helper thread is started here. Fails if `signo`
-// already has a handler the program installed. Call at most once per signal.
+// file) and keeps running. The handler only wakes a helper thread, named
+// "taskleak-dump" and started here, which makes the dump; signals that
+// arrive while a dump is being written cause one more dump, not one each.
+// Fails, leaving the signal as it was and starting no thread, with
+//   InvalidArgument     `signo` is no signal, or cannot be caught (SIGKILL,
+//                       SIGSTOP, the real-time signals glibc keeps),
+//   FailedPrecondition  the program installed a handler for `signo` (an
+//                       ignored signal, SIG_IGN, is taken over),
+//   AlreadyExists       `signo` already dumps.
+// Do not pick the signal stack capture uses (StackCaptureOptions::signal).
+// A forked child inherits the handler but not the helper thread: there the
+// signal does nothing. Thread-safe; not async-signal-safe.
 absl::Status InstallDumpOnSignal(int signo,
                                  const DumpOnSignalOptions& options = {});
 

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -21,7 +22,6 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
 #include "runtime/internal/libdw.h"
 
 namespace taskleak {
@@ -267,7 +267,9 @@ struct Symbolizer::Impl {
   std::string CallSite(Dwarf_Die* die, Dwarf_Die* cudie, int* line);
 
   const SymbolizerOptions options;
-  absl::Mutex mu;
+  // std::mutex, not absl::Mutex: ThreadSanitizer sees through pthread's
+  // locks, not through Debian's uninstrumented Abseil.
+  std::mutex mu;
   absl::flat_hash_map<uintptr_t, Entry> cache ABSL_GUARDED_BY(mu);
   SymbolizerStats stats ABSL_GUARDED_BY(mu);
   bool tried_dwfl ABSL_GUARDED_BY(mu) = false;
@@ -512,7 +514,7 @@ Symbolizer::~Symbolizer() = default;
 
 std::vector<SymbolizedFrame> Symbolizer::Symbolize(uintptr_t pc) {
   std::vector<SymbolizedFrame> frames;
-  absl::MutexLock lock(&impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->Refresh();
   impl_->Lookup(pc, &frames);
   return frames;
@@ -522,20 +524,20 @@ std::vector<SymbolizedFrame> Symbolizer::SymbolizeStack(
     absl::Span<const uintptr_t> pcs) {
   std::vector<SymbolizedFrame> frames;
   frames.reserve(pcs.size());
-  absl::MutexLock lock(&impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->Refresh();
   for (uintptr_t pc : pcs) impl_->Lookup(pc, &frames);
   return frames;
 }
 
 std::string Symbolizer::Limitations() {
-  absl::MutexLock lock(&impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->EnsureDwfl();
   return impl_->limitations;
 }
 
 SymbolizerStats Symbolizer::Stats() {
-  absl::MutexLock lock(&impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->stats;
 }
 

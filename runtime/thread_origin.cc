@@ -39,4 +39,6 @@ bool ThreadOriginsRecorded() {
   return internal::InterposedThreadStarts() > 0;
 }
 
+uint64_t ThreadCreationCount() { return internal::InterposedCreateCalls(); }
+
 }  // namespace taskleak

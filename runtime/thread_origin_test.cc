@@ -239,6 +239,36 @@ TEST_F(ThreadOriginTest, RecordsStdThread) {
   EXPECT_EQ(origin->creator_origin, nullptr);
 }
 
+// A lazily started singleton: the thread starts inside the initializer of a
+// function-local static.
+std::thread& LazySingletonThread(Gate* gate) {
+  static std::thread* thread = new std::thread(ParkAtGate, gate);
+  return *thread;
+}
+
+TEST_F(ThreadOriginTest, MarksThreadsStartedByFunctionLocalStatics) {
+#ifdef TASKLEAK_INTERPOSER_IN_SHARED_LIBRARY
+  GTEST_SKIP() << "the __cxa_guard interposer only takes precedence over "
+                  "libstdc++'s from the executable (//runtime:thread_origin "
+                  "is linkstatic for that reason)";
+#endif
+  Gate lazy_gate;
+  std::thread& lazy = LazySingletonThread(&lazy_gate);
+  const pid_t lazy_tid = lazy_gate.AwaitTid();
+  Gate plain_gate;
+  ParkedStdThread plain(&plain_gate, StartStdThread(&plain_gate));
+  const pid_t plain_tid = plain_gate.AwaitTid();
+
+  std::shared_ptr<const ThreadOrigin> lazy_origin = CreationOf(lazy_tid);
+  std::shared_ptr<const ThreadOrigin> plain_origin = CreationOf(plain_tid);
+  lazy_gate.Release();
+  lazy.join();
+  ASSERT_NE(lazy_origin, nullptr);
+  ASSERT_NE(plain_origin, nullptr);
+  EXPECT_TRUE(lazy_origin->in_static_initializer);
+  EXPECT_FALSE(plain_origin->in_static_initializer);
+}
+
 TEST_F(ThreadOriginTest, CreationStackStartsAtTheCallerOfPthreadCreate) {
   Gate gate;
   pthread_t thread;

@@ -72,6 +72,7 @@ absl::Status AddIgnoreFunction(absl::string_view value, Options* o) {
 
 absl::Status SetCheck(absl::string_view value, Options* o) {
   o->check.check_threads = o->check.check_tasks = o->check.check_fds = false;
+  o->check_races = o->check_heap = false;
   for (absl::string_view what : absl::StrSplit(value, ',')) {
     if (what == "threads") {
       o->check.check_threads = true;
@@ -79,10 +80,15 @@ absl::Status SetCheck(absl::string_view value, Options* o) {
       o->check.check_tasks = true;
     } else if (what == "fds") {
       o->check.check_fds = true;
+    } else if (what == "races") {
+      o->check_races = true;
+    } else if (what == "heap") {
+      o->check_heap = true;
     } else {
       return Bad("check", value,
                  absl::StrCat("unknown check '", what,
-                              "'; expected a list of threads, tasks, fds"));
+                              "'; expected a list of threads, tasks, fds, "
+                              "races, heap"));
     }
   }
   return absl::OkStatus();
@@ -114,6 +120,31 @@ absl::Status SetStrictSingletons(absl::string_view value, Options* o) {
   return absl::OkStatus();
 }
 
+absl::Status SetTestTimeout(absl::string_view value, Options* o) {
+  if (value == "0" || value == "off" || value == "none") {
+    o->test_timeout = absl::ZeroDuration();
+    return absl::OkStatus();
+  }
+  absl::Duration d;
+  if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration()) {
+    return Bad("test_timeout", value,
+               "expected a duration such as 30s or 5m, or 0 for none");
+  }
+  o->test_timeout = d == absl::InfiniteDuration() ? absl::ZeroDuration() : d;
+  return absl::OkStatus();
+}
+
+absl::Status SetDumpOnSignal(absl::string_view value, Options* o) {
+  if (value == "" || value == "true" || value == "1") {
+    o->dump_on_signal = true;
+  } else if (value == "false" || value == "0") {
+    o->dump_on_signal = false;
+  } else {
+    return Bad("dump_on_signal", value, "expected true or false");
+  }
+  return absl::OkStatus();
+}
+
 struct Flag {
   const char* name;
   const char* value_help;
@@ -138,7 +169,9 @@ const std::vector<Flag>& Flags() {
        "ignore threads with NAME on their stack (repeatable)",
        AddIgnoreFunction, true},
       {"check", "LIST",
-       "what to check: threads,tasks,fds (default threads,tasks)", SetCheck},
+       "what to check: threads,tasks,fds,races,heap (default threads,tasks;\n"
+       "      plus races under ThreadSanitizer, heap under AddressSanitizer)",
+       SetCheck},
       {"max_frames", "N", "frames shown per stack in reports (default 32)",
        SetMaxFrames},
       {"report_dir", "DIR",
@@ -148,6 +181,14 @@ const std::vector<Flag>& Flags() {
       {"strict_singletons", "",
        "also blame threads started by lazily initialized singletons",
        SetStrictSingletons, false, true},
+      {"test_timeout", "DURATION",
+       "end a test that runs longer, with a dump of every thread\n"
+       "      (default 0: no limit; a test can set its own)",
+       SetTestTimeout},
+      {"dump_on_signal", "true|false",
+       "dump every thread on SIGTERM (then die) and SIGQUIT (then go on)\n"
+       "      (default true)",
+       SetDumpOnSignal, false, true},
   };
   return *flags;
 }

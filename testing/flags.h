@@ -17,7 +17,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "leakcheck/heap_leaks.h"
 #include "leakcheck/leak_checker.h"
+#include "runtime/race_reports.h"
 
 namespace taskleak {
 
@@ -31,12 +33,25 @@ struct GoogleTestLeakOptions {
   Mode mode = Mode::kFail;
   // Grace, tolerance, ignore rules, what to check, frames shown.
   LeakCheckOptions check;
+  // Fail a test during which ThreadSanitizer reports a data race (or any
+  // other TSan report). Default: on in a TSan build; asking for it in
+  // another build prints a warning and checks nothing.
+  bool check_races = RaceDetectionAvailable();
+  // Fail a test that leaks heap blocks (LeakSanitizer, after each test).
+  // Default: on in an ASan/LSan build, with the same warning otherwise.
+  bool check_heap = HeapLeakCheckAvailable();
   // Where report files go; empty: $TEST_UNDECLARED_OUTPUTS_DIR if set (as
   // under `bazel test`), else no files.
   std::string report_dir;
   // Print ::error annotations for GitHub Actions; default: when the
   // environment has GITHUB_ACTIONS=true.
   bool github_annotations = false;
+  // A test running longer is ended with a dump of every thread, and the
+  // process exits with status 1 (testing/internal/watchdog.h). Zero: no
+  // limit.
+  absl::Duration test_timeout = absl::ZeroDuration();
+  // On SIGTERM and SIGQUIT, print every thread's stack and the running test.
+  bool dump_on_signal = true;
 };
 
 // Reads TASKLEAK_* variables, then removes every --taskleak_* flag from

@@ -54,6 +54,28 @@ TEST_F(FlagsTest, DefaultsWithoutFlags) {
   EXPECT_FALSE(o->github_annotations);
 }
 
+// races and heap are on by default exactly where a sanitizer can find them;
+// listing checks turns off what is not listed.
+TEST_F(FlagsTest, CheckListTakesRacesAndHeap) {
+  absl::StatusOr<GoogleTestLeakOptions> defaults = Parse({}, nullptr);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->check_races, RaceDetectionAvailable());
+  EXPECT_EQ(defaults->check_heap, HeapLeakCheckAvailable());
+
+  absl::StatusOr<GoogleTestLeakOptions> both =
+      Parse({"--taskleak_check=threads,races,heap"}, nullptr);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_TRUE(both->check_races);
+  EXPECT_TRUE(both->check_heap);
+  EXPECT_FALSE(both->check.check_tasks);
+
+  absl::StatusOr<GoogleTestLeakOptions> neither =
+      Parse({"--taskleak_check=threads"}, nullptr);
+  ASSERT_TRUE(neither.ok()) << neither.status();
+  EXPECT_FALSE(neither->check_races);
+  EXPECT_FALSE(neither->check_heap);
+}
+
 TEST_F(FlagsTest, EveryFlagIsAppliedAndRemoved) {
   std::vector<std::string> rest;
   absl::StatusOr<GoogleTestLeakOptions> o = Parse(

@@ -7,6 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "testing/internal/report_files.h"
+#include "testing/internal/sanitizer_listener.h"
+#include "testing/internal/watchdog.h"
 #include "testing/this_test.h"
 
 namespace taskleak {
@@ -28,7 +30,8 @@ void LeakCheckListener::OnTestIterationStart(const ::testing::UnitTest&,
   iteration_ = iteration;
 }
 
-void LeakCheckListener::OnTestStart(const ::testing::TestInfo&) {
+void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
+  internal::WatchdogTestStarted(test);
   ThisTest::Reset();
   snapshot_.reset();
   if (options_.mode == GoogleTestLeakOptions::Mode::kOff || disabled_) return;
@@ -43,6 +46,7 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo&) {
 }
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
+  internal::WatchdogTestEnded(test);
   if (!snapshot_.has_value()) return;
   LeakCheckOptions check = options_.check;
   const bool run = ThisTest::Apply(&check);
@@ -113,10 +117,27 @@ void InstallGoogleTestListener(int* argc, char** argv) {
 }
 
 void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
-  ::testing::UnitTest::GetInstance()->listeners().Append(
-      new LeakCheckListener(options));
+  ::testing::TestEventListeners& listeners =
+      ::testing::UnitTest::GetInstance()->listeners();
+  // Before the thread check: its OnTestEnd runs after the thread check's.
+  if (std::unique_ptr<::testing::TestEventListener> sanitizer =
+          internal::MakeSanitizerListener(options)) {
+    listeners.Append(sanitizer.release());
+  }
+  listeners.Append(new LeakCheckListener(options));
+  // Test timeouts and dumps on SIGTERM/SIGQUIT; it prints its own errors.
+  internal::WatchdogOptions watchdog;
+  watchdog.test_timeout = options.test_timeout;
+  watchdog.dump_on_signal = options.dump_on_signal;
+  watchdog.report_dir = options.report_dir;
+  watchdog.max_frames = options.check.dump.max_frames;
+  internal::InstallWatchdog(watchdog).IgnoreError();
 }
 
 bool LeaksFound() { return leaks_found; }
+
+bool FailuresOutsideTests() {
+  return internal::SanitizerFailuresOutsideTests();
+}
 
 }  // namespace taskleak

@@ -16,6 +16,10 @@
 // a leak fails the test that caused it (ADD_FAILURE_AT on the test's file
 // and line): in its output, in --gtest_output=xml and in the exit code.
 // Death-test children get no listener events and are never checked.
+// InstallGoogleTestListener also sets up test timeouts
+// (--taskleak_test_timeout, ThisTest::SetTimeout) and thread dumps on
+// SIGTERM and SIGQUIT, with no thread of its own: see
+// testing/internal/watchdog.h.
 
 #ifndef TASKLEAK_TESTING_GTEST_LISTENER_H_
 #define TASKLEAK_TESTING_GTEST_LISTENER_H_
@@ -64,6 +68,12 @@ void InstallGoogleTestListener(const GoogleTestLeakOptions& options);
 // process from exiting (static destructors wait for it); gtest_main then
 // ends with _exit after GoogleTest has written its outputs.
 bool LeaksFound();
+
+// Whether a sanitizer reported a data race or a heap leak outside any test
+// (static initialization, between tests, after the last test); the report
+// is printed at the end of the program. gtest_main then exits non-zero. Call
+// after RUN_ALL_TESTS.
+bool FailuresOutsideTests();
 
 }  // namespace taskleak
 

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   if (help) printf("%s", taskleak::TaskleakFlagsHelp().c_str());
   taskleak::InstallGoogleTestListener(&argc, argv);
-  const int status = RUN_ALL_TESTS();
+  int status = RUN_ALL_TESTS();
+  if (status == 0 && taskleak::FailuresOutsideTests()) status = 1;
   if (taskleak::LeaksFound()) {
     // Leaked threads may wait on objects that static destructors destroy,
     // which can block forever; GoogleTest has written its outputs by now.

@@ -3,6 +3,9 @@
 #include <utility>
 #include <vector>
 
+#include "testing/internal/sanitizer_listener.h"
+#include "testing/internal/watchdog.h"
+
 namespace taskleak {
 namespace {
 
@@ -33,6 +36,12 @@ void ThisTest::Ignore(IgnoreRule rule) {
 void ThisTest::SetTolerance(int n) { Current().tolerance = n; }
 
 void ThisTest::SkipLeakCheck() { Current().skip = true; }
+
+void ThisTest::SkipHeapCheck() { internal::SkipHeapCheckForCurrentTest(); }
+
+void ThisTest::SetTimeout(absl::Duration timeout) {
+  internal::SetCurrentTestTimeout(timeout);
+}
 
 bool ThisTest::Apply(LeakCheckOptions* options) {
   const Overrides& o = Current();

@@ -29,6 +29,16 @@ class ThisTest {
   static void SetTolerance(int n);
   // Skips the leak check for this test.
   static void SkipLeakCheck();
+  // Skips the heap leak check (--taskleak_check=heap, LeakSanitizer builds)
+  // for this test: what it leaks is absorbed and noted, never blamed on it
+  // or on a later test.
+  static void SkipHeapCheck();
+  // Sets this test's time limit, counted from its start, in place of
+  // --taskleak_test_timeout; takes effect at once. Past it, the test is
+  // named with a dump of every thread and the process ends with status 1
+  // (testing/internal/watchdog.h). Zero or absl::InfiniteDuration(): no
+  // limit. Needs taskleak's listener.
+  static void SetTimeout(absl::Duration timeout);
 
   // Used by the listener: this test's options, given the suite-wide ones.
   // Returns false if the check is skipped.

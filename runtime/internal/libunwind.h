@@ -41,8 +41,8 @@ int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
 
 // Captures the calling thread's stack, skipping `skip` frames above the
 // caller. Returns the number of program counters written. Not
-// async-signal-safe (the first call in a thread builds libunwind's cache).
-// Falls back to glibc's backtrace() when libunwind is unavailable.
+// async-signal-safe. Uses glibc's backtrace() for a thread's first captures
+// (except in sanitized builds), then libunwind's faster, cached walk.
 int CaptureCurrentStack(uintptr_t* pcs, int max, int skip);
 
 }  // namespace internal

@@ -157,6 +157,9 @@ struct Registry {
 
 std::atomic<Registry*> g_registry{nullptr};
 std::atomic<uint64_t> g_thread_starts{0};
+// Counted in the creator before the thread exists, so a count that has not
+// moved proves no thread was created through us meanwhile.
+std::atomic<uint64_t> g_create_calls{0};
 
 // Stack captures in progress. libunwind guards its caches with a mutex of
 // its own that fork() knows nothing about: a child forked while another
@@ -423,6 +426,7 @@ int CreateThread(void* return_address, pthread_t* thread,
     });
     return EAGAIN;
   }
+  g_create_calls.fetch_add(1, std::memory_order_seq_cst);
   if (t_forwarding || !forwarding.record) {
     return forwarding.next(thread, attr, routine, arg);
   }
@@ -453,6 +457,10 @@ std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid) {
   if (registry.inherited) return nullptr;
   auto it = registry.origins.find(tid);
   return it == registry.origins.end() ? nullptr : it->second;
+}
+
+uint64_t InterposedCreateCalls() {
+  return g_create_calls.load(std::memory_order_seq_cst);
 }
 
 uint64_t InterposedThreadStarts() {

@@ -21,6 +21,10 @@ std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid);
 // How many threads have started through the interposer so far. Thread-safe.
 uint64_t InterposedThreadStarts();
 
+// How many times pthread_create was called through the interposer, counted
+// before the call is forwarded. Thread-safe.
+uint64_t InterposedCreateCalls();
+
 enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
 
 // Starts and joins one thread through the pthread_create that the dynamic

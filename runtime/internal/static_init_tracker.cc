@@ -49,6 +49,18 @@ bool InsideStaticInitializer() { return init_depth > 0; }
 using taskleak::internal::init_depth;
 using taskleak::internal::Next;
 
+// clang's static ThreadSanitizer runtime defines these three itself,
+// strongly: ours are weak there, so that the program links and TSan's win
+// (lazily started singletons are then not recognized in that build). gcc's
+// runtime is a shared library, which ours come before.
+#if defined(__clang__) && defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+extern "C" __attribute__((weak)) int __cxa_guard_acquire(int64_t* guard);
+extern "C" __attribute__((weak)) void __cxa_guard_release(int64_t* guard);
+extern "C" __attribute__((weak)) void __cxa_guard_abort(int64_t* guard);
+#endif
+#endif
+
 extern "C" int __cxa_guard_acquire(int64_t* guard) {
   const int acquired =
       Next(taskleak::internal::next_acquire, "__cxa_guard_acquire",

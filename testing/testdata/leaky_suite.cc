@@ -6,10 +6,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "runtime/task_registry.h"
 #include "testing/this_test.h"
@@ -17,13 +18,19 @@
 namespace {
 
 // Never notified: leaked threads block on it until the process ends. Never
-// destroyed, so exiting cannot wait on it.
-absl::Notification& Never() {
-  static auto* never = new absl::Notification;
-  return *never;
-}
+// destroyed, so exiting cannot wait on it. std primitives, not Abseil's:
+// ThreadSanitizer sees through them (Debian's Abseil is not instrumented),
+// and delivers the stack-capture signal to threads blocked in them.
+struct Never {
+  std::mutex mu;
+  std::condition_variable cv;
+};
 
-__attribute__((noinline)) void BlockForever() { Never().WaitForNotification(); }
+__attribute__((noinline)) void BlockForever() {
+  static auto* never = new Never;
+  std::unique_lock<std::mutex> lock(never->mu);
+  never->cv.wait(lock, [] { return false; });
+}
 
 __attribute__((noinline)) void StartWorker(const char* name) {
   std::thread([name] {  // THREAD-START-LINE

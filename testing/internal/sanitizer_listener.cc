@@ -1,0 +1,214 @@
+#include "testing/internal/sanitizer_listener.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "leakcheck/heap_leaks.h"
+#include "runtime/race_reports.h"
+
+namespace taskleak {
+namespace internal {
+namespace {
+
+// Touched only by the thread that runs the tests (GoogleTest delivers the
+// listener's events on it, and tests call SkipHeapCheckForCurrentTest from
+// it).
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+
+bool skip_heap_check = false;
+bool failures_outside_tests = false;
+
+// Drops GoogleTest's own frames (the test runner below the test body):
+// they are the same in every report.
+void TrimRunner(std::vector<SymbolizedFrame>* stack) {
+  for (size_t i = 1; i < stack->size(); ++i) {
+    const std::string& f = (*stack)[i].function;
+    if (absl::StrContains(f,
+                          "testing::internal::HandleSehExceptionsInMethod") ||
+        absl::StrContains(f, "testing::internal::HandleExceptionsInMethod") ||
+        absl::StartsWith(f, "testing::Test::Run(") ||
+        absl::StartsWith(f, "testing::TestInfo::Run(")) {
+      stack->resize(i);
+      return;
+    }
+  }
+}
+
+void TrimRunner(RaceReport* race) {
+  for (RaceAccess& access : race->accesses) TrimRunner(&access.stack);
+  for (RaceThread& thread : race->threads) TrimRunner(&thread.created_at);
+  for (std::vector<SymbolizedFrame>& stack : race->stacks) TrimRunner(&stack);
+  TrimRunner(&race->location_stack);
+}
+
+std::string TestName(const ::testing::TestInfo& test) {
+  return absl::StrCat(test.test_suite_name(), ".", test.name());
+}
+
+class SanitizerListener : public ::testing::EmptyTestEventListener {
+ public:
+  SanitizerListener(const GoogleTestLeakOptions& options, bool races, bool heap)
+      : warn_(options.mode == GoogleTestLeakOptions::Mode::kWarn),
+        max_frames_(options.check.dump.max_frames),
+        races_(races),
+        heap_(heap) {}
+
+  void OnTestProgramStart(const ::testing::UnitTest&) override {
+    Outside("before the first test", /*heap=*/true);
+  }
+
+  void OnTestStart(const ::testing::TestInfo& test) override {
+    skip_heap_check = false;
+    // Only races: a heap check per test is enough, and a block leaked
+    // between two tests is then charged to the next one.
+    Outside(previous_.empty()
+                ? absl::StrCat("before ", TestName(test))
+                : absl::StrCat("between ", previous_, " and ", TestName(test)),
+            /*heap=*/false);
+  }
+
+  void OnTestEnd(const ::testing::TestInfo& test) override {
+    const std::string name = TestName(test);
+    previous_ = name;
+    std::vector<std::string> failures;
+    CollectRaces(name, &failures);
+    if (heap_ && !skip_heap_check) {
+      CollectHeapLeaks(name, &failures);
+    } else if (heap_) {
+      absl::StatusOr<HeapLeakReport> report = FindNewHeapLeaks();
+      if (report.ok() && !report->clean()) {
+        fprintf(stderr,
+                "taskleak: note: heap check skipped for %s, which leaked %s\n",
+                name.c_str(), report->Summary().c_str());
+      }
+    }
+    skip_heap_check = false;
+    for (const std::string& failure : failures) {
+      if (warn_) {
+        fprintf(stderr, "taskleak: warning: %s", failure.c_str());
+      } else {
+        ADD_FAILURE_AT(test.file(), test.line()) << "taskleak: " << failure;
+      }
+    }
+  }
+
+  void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    Outside("after the last test", /*heap=*/true);
+    if (outside_.empty()) return;
+    fprintf(stderr, "taskleak: %s%zu problem(s) outside any test:\n",
+            warn_ ? "warning: " : "", outside_.size());
+    for (const std::string& problem : outside_) {
+      fprintf(stderr, "taskleak: %s", problem.c_str());
+    }
+    fflush(stderr);
+    if (!warn_) failures_outside_tests = true;
+  }
+
+ private:
+  void CollectRaces(const std::string& when, std::vector<std::string>* out) {
+    if (!races_) return;
+    RaceReports taken = TakeRaceReports();
+    for (RaceReport& race : taken.reports) {
+      TrimRunner(&race);
+      out->push_back(absl::StrCat(race.kind, " ", Preposition(when), when, ": ",
+                                  race.Text(max_frames_)));
+    }
+    if (taken.dropped > 0) {
+      out->push_back(
+          absl::StrCat(taken.dropped, " more ThreadSanitizer report(s) ",
+                       Preposition(when), when,
+                       " were not kept (more than 16 between two checks); see "
+                       "ThreadSanitizer's own output above\n"));
+    }
+  }
+
+  void CollectHeapLeaks(const std::string& when,
+                        std::vector<std::string>* out) {
+    absl::StatusOr<HeapLeakReport> report = FindNewHeapLeaks();
+    if (!report.ok()) {
+      fprintf(stderr, "taskleak: cannot check for heap leaks %s%s: %s\n",
+              Preposition(when), when.c_str(),
+              std::string(report.status().message()).c_str());
+      return;
+    }
+    if (report->clean()) return;
+    for (HeapLeak& leak : report->leaks) TrimRunner(&leak.allocated_at);
+    out->push_back(absl::StrCat("heap leak ", Preposition(when), when, ": ",
+                                report->Text(max_frames_)));
+  }
+
+  void Outside(const std::string& when, bool heap) {
+    std::vector<std::string> found;
+    CollectRaces(absl::StrCat("outside any test (", when, ")"), &found);
+    if (heap && heap_) {
+      CollectHeapLeaks(absl::StrCat("outside any test (", when, ")"), &found);
+    }
+    for (std::string& f : found) outside_.push_back(std::move(f));
+  }
+
+  // "during Foo.Bar" for a test's name, nothing before "outside ...".
+  static const char* Preposition(const std::string& when) {
+    return when.rfind("outside", 0) == 0 ? "" : "during ";
+  }
+
+  const bool warn_;
+  const int max_frames_;
+  const bool races_;
+  const bool heap_;
+  std::string previous_;
+  std::vector<std::string> outside_;
+};
+
+}  // namespace
+
+std::unique_ptr<::testing::TestEventListener> MakeSanitizerListener(
+    const GoogleTestLeakOptions& options) {
+  if (options.mode == GoogleTestLeakOptions::Mode::kOff) return nullptr;
+  if (kThreadSanitizer) {
+    // TSan starts its background thread along with the program's first
+    // thread. Start that now, so that it is not new to the first test that
+    // starts a thread (it would be ignored, but only after the grace).
+    std::thread([] {}).join();
+  }
+  bool races = options.check_races;
+  bool heap = options.check_heap;
+  if (races && !RaceDetectionAvailable()) {
+    fprintf(stderr,
+            "taskleak: --taskleak_check=races is unavailable, races are not "
+            "checked: %s\n",
+            RaceDetectionUnavailableReason().c_str());
+    races = false;
+  }
+  if (heap && !HeapLeakCheckAvailable()) {
+    fprintf(stderr,
+            "taskleak: --taskleak_check=heap is unavailable, heap leaks are "
+            "not checked: %s\n",
+            HeapLeakCheckUnavailableReason().c_str());
+    heap = false;
+  }
+  if (!races && !heap) return nullptr;
+  return std::make_unique<SanitizerListener>(options, races, heap);
+}
+
+void SkipHeapCheckForCurrentTest() { skip_heap_check = true; }
+
+bool SanitizerFailuresOutsideTests() { return failures_outside_tests; }
+
+}  // namespace internal
+}  // namespace taskleak

@@ -1,0 +1,368 @@
+#include "testing/internal/watchdog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "runtime/dump.h"
+#include "runtime/internal/emergency_dump.h"
+#include "testing/internal/junit_xml.h"
+
+namespace taskleak {
+namespace internal {
+namespace {
+
+// The running test. Written by the test thread; read by the forked child
+// that writes reports, which sees a copy taken at the fork.
+struct CurrentTest {
+  const ::testing::TestInfo* test = nullptr;
+  std::string name;
+  int64_t start_ns = 0;
+  // Zero: no limit.
+  absl::Duration timeout;
+  bool set_by_test = false;
+};
+
+struct Watchdog {
+  WatchdogOptions options;
+  bool prepared = false;
+  // Why dumps cannot be made here, once that is known.
+  std::string unavailable;
+  bool said_unavailable = false;
+  bool warned_outside_test = false;
+  std::string xml_path;
+  CurrentTest current;
+  // Tests that ended in this iteration.
+  absl::flat_hash_set<const ::testing::TestInfo*> finished;
+};
+
+Watchdog& W() {
+  static auto* watchdog = new Watchdog;
+  return *watchdog;
+}
+
+int64_t MonotonicNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * int64_t{1000000000} + ts.tv_nsec;
+}
+
+bool Limited(absl::Duration d) {
+  return d > absl::ZeroDuration() && d != absl::InfiniteDuration();
+}
+
+std::string Format(absl::Duration d) {
+  return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
+}
+
+std::string TestName(const ::testing::TestInfo& test) {
+  return absl::StrCat(test.test_suite_name(), ".", test.name());
+}
+
+std::string SafeFileName(std::string name) {
+  for (char& c : name) {
+    if (c == '/' || c == ' ' || c == ':' || c == '\\') c = '_';
+  }
+  return name;
+}
+
+// write(2), not stdio: in the forked child another thread's copy of a
+// stdio lock may be held forever.
+void WriteAll(int fd, const std::string& text) {
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    left -= n;
+  }
+}
+
+// Creates the directories above `path`, as GoogleTest does for its reports.
+void MakeParentDirectories(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    mkdir(path.substr(0, slash).c_str(), 0755);
+  }
+}
+
+// Returns "" or what went wrong.
+std::string WriteFile(const std::string& path, const std::string& contents) {
+  MakeParentDirectories(path);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return absl::StrCat("cannot write ", path, ": ", strerror(errno));
+  WriteAll(fd, contents);
+  close(fd);
+  return "";
+}
+
+std::string Describe(int signo) {
+  const char* abbrev = sigabbrev_np(signo);
+  return abbrev != nullptr ? absl::StrCat("SIG", abbrev)
+                           : absl::StrCat("signal ", signo);
+}
+
+// Runs in the forked copy of the process (see emergency_dump.h).
+void Report(const EmergencyEvent& event, const ProcessDump& dump) {
+  const Watchdog& w = W();
+  const CurrentTest& c = w.current;
+  const bool timeout = event.signo == 0;
+  const bool dying = timeout || event.signo == SIGTERM;
+  // The parent ends without flushing stdout: its pending output (the
+  // test's, GoogleTest's) goes out from this copy, exactly once.
+  if (dying) fflush_unlocked(stdout);
+
+  const absl::Duration elapsed =
+      c.test == nullptr ? absl::ZeroDuration()
+                        : absl::Nanoseconds(event.monotonic_ns - c.start_ns);
+  std::string what;
+  if (timeout) {
+    what = absl::StrCat(c.name, " timed out: still running after ",
+                        Format(elapsed), " (limit ", Format(c.timeout),
+                        c.set_by_test ? ", set by ThisTest::SetTimeout"
+                                      : ", from --taskleak_test_timeout",
+                        ")");
+  } else {
+    what = absl::StrCat(
+        Describe(event.signo), " while ",
+        c.test == nullptr
+            ? std::string("no test was running")
+            : absl::StrCat(c.name, " was running (for ", Format(elapsed), ")"));
+    if (event.signo == SIGTERM) {
+      absl::StrAppend(&what,
+                      "; if the test runner sent it, the test ran past its "
+                      "time limit");
+    } else if (!dying) {
+      absl::StrAppend(&what, "; the tests go on");
+    }
+  }
+  DumpOptions format;
+  format.max_frames = w.options.max_frames;
+  std::string text = absl::StrCat(
+      "taskleak: ", what,
+      ". Every thread, where it is and where it was created:\n\n",
+      absl::StrFormat(
+          "taskleak dump of pid %d at %s: %d threads, %d live "
+          "tasks\n\n",
+          event.pid,
+          absl::FormatTime(absl::RFC3339_full, event.time, absl::UTCTimeZone()),
+          dump.threads.size(), dump.tasks.size()),
+      FormatThreadsText(dump.threads, format, dump.taken_at),
+      event.threads_left_out == 0
+          ? std::string()
+          : absl::StrCat("... and ", event.threads_left_out,
+                         " more threads, not captured\n\n"),
+      FormatTasksText(dump.tasks, format, dump.taken_at));
+  WriteAll(STDERR_FILENO, text);
+  if (!dying) return;
+
+  std::string trailer;
+  const std::string name =
+      c.test == nullptr ? std::string("between-tests") : c.name;
+  if (!w.options.report_dir.empty()) {
+    const std::string path = absl::StrCat(w.options.report_dir, "/taskleak-",
+                                          timeout ? "hang" : "sigterm", "-",
+                                          SafeFileName(name), ".txt");
+    const std::string error = WriteFile(path, text);
+    absl::StrAppend(&trailer, "taskleak: ",
+                    error.empty() ? absl::StrCat("report: ", path) : error,
+                    "\n");
+  }
+  if (!w.xml_path.empty()) {
+    const ::testing::UnitTest& unit_test = *::testing::UnitTest::GetInstance();
+    InterruptedTest interrupted;
+    interrupted.test = c.test;
+    interrupted.elapsed = elapsed;
+    interrupted.message =
+        timeout ? absl::StrCat("taskleak: ", what)
+                : absl::StrCat("taskleak: ended by ", Describe(event.signo),
+                               " after ", Format(elapsed),
+                               " (the test runner's time limit?)");
+    interrupted.details = text;
+    interrupted.not_run_note =
+        absl::StrCat("not run: the process was ended ",
+                     timeout ? absl::StrCat("when ", name, " timed out")
+                             : absl::StrCat("by ", Describe(event.signo)));
+    int not_run = 0;
+    for (int i = 0; i < unit_test.total_test_suite_count(); ++i) {
+      const ::testing::TestSuite& suite = *unit_test.GetTestSuite(i);
+      for (int j = 0; j < suite.total_test_count(); ++j) {
+        const ::testing::TestInfo* test = suite.GetTestInfo(j);
+        if (test->should_run() && test != c.test &&
+            !w.finished.contains(test)) {
+          ++not_run;
+        }
+      }
+    }
+    const std::string error = WriteFile(
+        w.xml_path, JunitXml(unit_test, w.finished, interrupted, absl::Now()));
+    absl::StrAppend(
+        &trailer, "taskleak: ",
+        error.empty()
+            ? absl::StrCat("wrote the XML report ", w.xml_path,
+                           c.test == nullptr
+                               ? ""
+                               : absl::StrCat(": ", c.name, " failed"),
+                           ", ", not_run, " tests not run")
+            : error,
+        "\n");
+  }
+  if (timeout) {
+    absl::StrAppend(&trailer,
+                    "taskleak: ending the process with exit status 1, "
+                    "without static destructors (hung threads could block "
+                    "them)\n");
+  } else {
+    absl::StrAppend(&trailer, "taskleak: dying by ", Describe(event.signo),
+                    "\n");
+  }
+  WriteAll(STDERR_FILENO, trailer);
+}
+
+// `quiet`: say nothing if dumps are unavailable (nobody asked for a limit).
+bool Prepare(bool quiet) {
+  Watchdog& w = W();
+  if (!w.prepared && w.unavailable.empty()) {
+    EmergencyDumpOptions options;
+    options.reporter = &Report;
+    options.dump.max_frames = w.options.max_frames;
+    options.timer_exit_code = 1;
+    // Worth its start-up cost when time limits are asked for; signal dumps
+    // alone load libdw only if a signal comes.
+    options.preload_symbolizer = !quiet;
+    const absl::Status status = PrepareEmergencyDump(options);
+    if (status.ok()) {
+      w.prepared = true;
+    } else {
+      w.unavailable = std::string(status.message());
+    }
+  }
+  if (!w.prepared && !quiet && !w.said_unavailable) {
+    fprintf(stderr, "taskleak: test timeouts and signal dumps are off: %s\n",
+            w.unavailable.c_str());
+    w.said_unavailable = true;
+  }
+  return w.prepared;
+}
+
+// What the handler writes itself if the report cannot be made.
+void UpdateFallback() {
+  const Watchdog& w = W();
+  const CurrentTest& c = w.current;
+  if (c.test == nullptr) {
+    SetEmergencyFallback("", "", "");
+    return;
+  }
+  SetEmergencyFallback(
+      c.name, w.xml_path,
+      w.xml_path.empty()
+          ? ""
+          : MinimalJunitXml(c.test->test_suite_name(), c.test->name(),
+                            absl::StrCat("taskleak: ", c.name,
+                                         " did not finish: it timed out or "
+                                         "the process was ended by a "
+                                         "signal; raw stacks in the log")));
+}
+
+void Arm() {
+  const CurrentTest& c = W().current;
+  const absl::Duration left =
+      c.timeout - absl::Nanoseconds(MonotonicNanos() - c.start_ns);
+  const absl::Status status =
+      ArmEmergencyTimer(std::max(left, absl::Nanoseconds(1)));
+  if (!status.ok()) {
+    fprintf(stderr, "taskleak: cannot time %s: %s\n", c.name.c_str(),
+            std::string(status.message()).c_str());
+  }
+}
+
+}  // namespace
+
+absl::Status InstallWatchdog(const WatchdogOptions& options) {
+  Watchdog& w = W();
+  w.options = options;
+  w.xml_path = GoogleTestXmlPath();
+  if (!Limited(options.test_timeout) && !options.dump_on_signal) {
+    return absl::OkStatus();  // prepared on the first ThisTest::SetTimeout
+  }
+  if (!Prepare(/*quiet=*/!Limited(options.test_timeout))) {
+    return absl::FailedPreconditionError(W().unavailable);
+  }
+  if (options.dump_on_signal) {
+    for (auto [signo, after] : {std::pair{SIGTERM, AfterDump::kReraise},
+                                std::pair{SIGQUIT, AfterDump::kContinue}}) {
+      const absl::Status status = DumpOnEmergencySignal(signo, after);
+      if (!status.ok()) {
+        fprintf(stderr, "taskleak: %s: no thread dump on %s\n",
+                std::string(status.message()).c_str(), Describe(signo).c_str());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void WatchdogTestStarted(const ::testing::TestInfo& test) {
+  Watchdog& w = W();
+  // Every test runs once per iteration: seeing one again starts the next.
+  if (w.finished.contains(&test)) w.finished.clear();
+  CurrentTest& c = w.current;
+  c.test = &test;
+  c.name = TestName(test);
+  c.start_ns = MonotonicNanos();
+  c.timeout = Limited(w.options.test_timeout) ? w.options.test_timeout
+                                              : absl::ZeroDuration();
+  c.set_by_test = false;
+  if (!w.prepared) return;
+  UpdateFallback();
+  if (Limited(c.timeout)) Arm();
+}
+
+void WatchdogTestEnded(const ::testing::TestInfo& test) {
+  Watchdog& w = W();
+  if (w.prepared) DisarmEmergencyTimer();
+  w.current.test = nullptr;
+  w.finished.insert(&test);
+  if (w.prepared) UpdateFallback();
+}
+
+void SetCurrentTestTimeout(absl::Duration timeout) {
+  Watchdog& w = W();
+  CurrentTest& c = w.current;
+  if (c.test == nullptr) {
+    if (!w.warned_outside_test) {
+      fprintf(stderr,
+              "taskleak: ThisTest::SetTimeout works only inside a test run "
+              "with taskleak's listener (//testing:gtest_main or "
+              "InstallGoogleTestListener); ignored\n");
+      w.warned_outside_test = true;
+    }
+    return;
+  }
+  c.set_by_test = true;
+  if (!Limited(timeout)) {
+    c.timeout = absl::ZeroDuration();
+    if (w.prepared) DisarmEmergencyTimer();
+    return;
+  }
+  c.timeout = timeout;
+  if (!Prepare(/*quiet=*/false)) return;
+  UpdateFallback();
+  Arm();
+}
+
+}  // namespace internal
+}  // namespace taskleak

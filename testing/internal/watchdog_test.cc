@@ -1,0 +1,344 @@
+// Runs testing/testdata/hang_suite (built with //testing:gtest_main) one
+// scenario at a time and checks how each hang or signal is reported and how
+// the process ends.
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/flags.h"
+#include "testing/internal/junit_xml.h"
+#include "testing/internal/subprocess.h"
+
+// Defined by ThreadSanitizer's runtime, under which the watchdog is off.
+extern "C" void __tsan_init() __attribute__((weak));
+
+namespace taskleak {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kDeathTestWarning[] =
+    "Death tests use fork(), which is unsafe particularly in a threaded "
+    "context";
+
+struct SuiteRun {
+  internal::ProcessResult result;
+  absl::Duration took;
+};
+
+SuiteRun RunSuite(std::vector<std::string> args,
+                  std::vector<std::string> env = {}) {
+  args.insert(args.begin(), "testing/hang_suite");
+  const absl::Time start = absl::Now();
+  absl::StatusOr<internal::ProcessResult> result =
+      internal::RunProcess(args, env, absl::Seconds(60));
+  EXPECT_TRUE(result.ok()) << result.status();
+  return {result.ok() ? *result : internal::ProcessResult{},
+          absl::Now() - start};
+}
+
+bool UnderThreadSanitizer() { return &__tsan_init != nullptr; }
+
+constexpr char kOffUnderTsan[] =
+    "timeouts and signal dumps are off under ThreadSanitizer";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string TempDir() {
+  const char* tmp = getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(tmp ? tmp : "/tmp", "/watchdogXXXXXX");
+  return mkdtemp(pattern.data());
+}
+
+// "testing/testdata/hang_suite.cc:N" for the line holding `marker`.
+std::string Where(const std::string& marker) {
+  const std::string file = "testing/testdata/hang_suite.cc";
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find(marker) != std::string::npos)
+      return absl::StrCat(file, ":", n);
+  }
+  ADD_FAILURE() << "no " << marker << " in " << file;
+  return "?";
+}
+
+// The <testcase> element of `name`, up to its end.
+std::string TestCase(const std::string& xml, const std::string& name) {
+  const size_t start = xml.find(absl::StrCat("<testcase name=\"", name, "\""));
+  if (start == std::string::npos) return "";
+  const size_t self_closed = xml.find("/>\n", start);
+  const size_t open_end = xml.find(">", start);
+  if (self_closed != std::string::npos && self_closed < open_end + 1) {
+    return xml.substr(start, self_closed + 2 - start);
+  }
+  const size_t end = xml.find("</testcase>", start);
+  return xml.substr(start, end + 11 - start);
+}
+
+TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const std::string dir = TempDir();
+  const SuiteRun run =
+      RunSuite({"--gtest_filter=HangTest.Finishes:HangTest.BlocksForever:"
+                "HangTest.NeverRuns",
+                "--taskleak_test_timeout=1s",
+                absl::StrCat("--gtest_output=xml:", dir, "/out.xml"),
+                absl::StrCat("--taskleak_report_dir=", dir, "/reports")});
+  const std::string& out = run.result.output;
+  EXPECT_EQ(run.result.exit_code, 1) << out;
+  EXPECT_GE(run.took, absl::Seconds(1));
+  EXPECT_LT(run.took, absl::Seconds(20)) << out;
+  EXPECT_THAT(
+      out,
+      AllOf(HasSubstr("[       OK ] HangTest.Finishes"),
+            // Printed before the hang, still in stdio's buffer when the
+            // process ended: flushed by the report.
+            HasSubstr("BlocksForever is about to wait"),
+            HasSubstr("taskleak: HangTest.BlocksForever timed out: still "
+                      "running after 1"),
+            HasSubstr("(limit 1s, from --taskleak_test_timeout). Every thread"),
+            HasSubstr("WaitForever()"), HasSubstr(Where("HANG-LINE")),
+            HasSubstr("HangTest_BlocksForever_Test::TestBody()"),
+            HasSubstr("taskleak: report: " + dir +
+                      "/reports/taskleak-hang-HangTest.BlocksForever.txt"),
+            HasSubstr("taskleak: wrote the XML report " + dir +
+                      "/out.xml: HangTest.BlocksForever failed, 1 tests not "
+                      "run"),
+            HasSubstr("taskleak: ending the process with exit status 1"),
+            Not(HasSubstr("[ RUN      ] HangTest.NeverRuns"))));
+
+  const std::string report =
+      ReadFile(dir + "/reports/taskleak-hang-HangTest.BlocksForever.txt");
+  EXPECT_THAT(report, AllOf(HasSubstr("HangTest.BlocksForever timed out"),
+                            HasSubstr(Where("HANG-LINE"))));
+
+  const std::string xml = ReadFile(dir + "/out.xml");
+  EXPECT_THAT(xml, AllOf(HasSubstr("<testsuites tests=\"3\" failures=\"1\" "
+                                   "disabled=\"0\" skipped=\"1\""),
+                         HasSubstr("</testsuites>\n")));
+  EXPECT_THAT(TestCase(xml, "Finishes"),
+              AllOf(HasSubstr("status=\"run\""), Not(HasSubstr("<failure"))));
+  EXPECT_THAT(TestCase(xml, "BlocksForever"),
+              AllOf(HasSubstr("<failure message=\"taskleak: "
+                              "HangTest.BlocksForever timed out"),
+                    HasSubstr(Where("HANG-LINE"))));
+  EXPECT_THAT(TestCase(xml, "NeverRuns"),
+              AllOf(HasSubstr("status=\"notrun\""),
+                    HasSubstr("<skipped message=\"not run: the process was "
+                              "ended when HangTest.BlocksForever timed out")));
+}
+
+TEST(WatchdogTest, TestsWithinTheLimitAreUnaffected) {
+  const SuiteRun run =
+      RunSuite({"--gtest_filter=HangTest.Finishes:HangDeathTest.*",
+                "--taskleak_test_timeout=20s"});
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.output;
+  EXPECT_THAT(run.result.output, AllOf(HasSubstr("[  PASSED  ] 3 tests"),
+                                       Not(HasSubstr("timed out"))));
+}
+
+TEST(WatchdogTest, EnvironmentTwinSetsTheLimit) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const SuiteRun run = RunSuite({"--gtest_filter=HangTest.BlocksForever"},
+                                {"TASKLEAK_TEST_TIMEOUT=500ms"});
+  EXPECT_EQ(run.result.exit_code, 1) << run.result.output;
+  EXPECT_THAT(run.result.output,
+              HasSubstr("(limit 500ms, from --taskleak_test_timeout)"));
+}
+
+TEST(WatchdogTest, TestCanShortenItsOwnLimit) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  // No suite-wide limit at all.
+  const SuiteRun run = RunSuite({"--gtest_filter=HangTest.ShortLimitOfItsOwn"});
+  EXPECT_EQ(run.result.exit_code, 1) << run.result.output;
+  EXPECT_LT(run.took, absl::Seconds(15));
+  EXPECT_THAT(run.result.output,
+              AllOf(HasSubstr("taskleak: HangTest.ShortLimitOfItsOwn timed "
+                              "out: still running after "),
+                    HasSubstr("(limit 300ms, set by ThisTest::SetTimeout)"),
+                    HasSubstr(Where("HANG-LINE"))));
+}
+
+TEST(WatchdogTest, TestCanLengthenItsOwnLimit) {
+  const SuiteRun run = RunSuite({"--gtest_filter=HangTest.LongerLimitOfItsOwn",
+                                 "--taskleak_test_timeout=500ms"});
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.output;
+  EXPECT_THAT(run.result.output,
+              AllOf(HasSubstr("[       OK ] HangTest.LongerLimitOfItsOwn"),
+                    Not(HasSubstr("timed out"))));
+}
+
+TEST(WatchdogTest, DeathTestsSeeNoThreadOfOurs) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const SuiteRun run =
+      RunSuite({"--gtest_filter=HangDeathTest.DiesWithoutWarning",
+                "--taskleak_test_timeout=20s"});
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.output;
+  EXPECT_THAT(run.result.output,
+              AllOf(HasSubstr("[       OK ] HangDeathTest.DiesWithoutWarning"),
+                    Not(HasSubstr(kDeathTestWarning))));
+}
+
+// The control for the test above: the warning is there to be seen.
+TEST(WatchdogTest, DeathTestWarningIsSeenWhenTheTestHasAThread) {
+  const SuiteRun run =
+      RunSuite({"--gtest_filter=HangDeathTest.WarnsWithAThreadAlive",
+                "--taskleak_test_timeout=20s"});
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.output;
+  EXPECT_THAT(run.result.output, HasSubstr(kDeathTestWarning));
+}
+
+TEST(WatchdogTest, SigquitDumpsAndTheTestsGoOn) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const SuiteRun run = RunSuite(
+      {"--gtest_filter=SignalTest.QuitPrintsAndGoesOn:HangTest.Finishes"});
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.output;
+  EXPECT_THAT(
+      run.result.output,
+      AllOf(HasSubstr("taskleak: SIGQUIT while "
+                      "SignalTest.QuitPrintsAndGoesOn was running (for "),
+            HasSubstr("; the tests go on. Every thread"),
+            HasSubstr("SignalTest_QuitPrintsAndGoesOn_Test::TestBody()"),
+            HasSubstr("still running after SIGQUIT"),
+            HasSubstr("[  PASSED  ] 2 tests")));
+}
+
+TEST(WatchdogTest, SigtermDumpsWritesXmlAndDiesBySigterm) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const std::string dir = TempDir();
+  const SuiteRun run =
+      RunSuite({"--gtest_filter=HangTest.Finishes:SignalTest.TermPrintsAndDies",
+                absl::StrCat("--gtest_output=xml:", dir, "/")});
+  const std::string& out = run.result.output;
+  EXPECT_EQ(run.result.exit_code, 128 + SIGTERM) << out;
+  EXPECT_LT(run.took, absl::Seconds(20));
+  EXPECT_THAT(out,
+              AllOf(HasSubstr("TermPrintsAndDies is about to get SIGTERM"),
+                    HasSubstr("taskleak: SIGTERM while "
+                              "SignalTest.TermPrintsAndDies was running (for "),
+                    HasSubstr("SignalTest_TermPrintsAndDies_Test::TestBody()"),
+                    HasSubstr("taskleak: dying by SIGTERM"),
+                    Not(HasSubstr("still running after SIGTERM"))));
+  // A directory in --gtest_output: the file is named after the binary.
+  const std::string xml = ReadFile(dir + "/hang_suite.xml");
+  EXPECT_THAT(TestCase(xml, "TermPrintsAndDies"),
+              HasSubstr("<failure message=\"taskleak: ended by SIGTERM after"));
+  EXPECT_THAT(TestCase(xml, "Finishes"), Not(HasSubstr("<failure")));
+}
+
+TEST(WatchdogTest, ProgramsOwnSigtermHandlerIsKept) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const SuiteRun run = RunSuite({"--gtest_filter=SignalTest.TermPrintsAndDies"},
+                                {"HANG_SUITE_OWN_SIGTERM_HANDLER=1"});
+  EXPECT_EQ(run.result.exit_code, 3) << run.result.output;
+  EXPECT_THAT(run.result.output,
+              AllOf(HasSubstr("taskleak: SIGTERM already has a handler (or is "
+                              "ignored); leaving it in place: no thread dump "
+                              "on SIGTERM"),
+                    HasSubstr("the program's SIGTERM handler ran"),
+                    Not(HasSubstr("taskleak: SIGTERM while"))));
+}
+
+TEST(WatchdogTest, OffUnderThreadSanitizerAndSaysSo) {
+  if (!UnderThreadSanitizer()) GTEST_SKIP() << "not a ThreadSanitizer build";
+  SuiteRun run = RunSuite(
+      {"--gtest_filter=HangTest.Finishes", "--taskleak_test_timeout=1s"});
+  EXPECT_EQ(run.result.exit_code, 0) << run.result.output;
+  EXPECT_THAT(run.result.output,
+              HasSubstr("taskleak: test timeouts and signal dumps are off: "
+                        "ThreadSanitizer runs a signal handler only"));
+  // SIGTERM keeps its default action.
+  run = RunSuite({"--gtest_filter=SignalTest.TermPrintsAndDies"});
+  EXPECT_EQ(run.result.exit_code, 128 + SIGTERM) << run.result.output;
+  EXPECT_THAT(run.result.output, Not(HasSubstr("taskleak: SIGTERM while")));
+}
+
+TEST(WatchdogTest, SignalDumpsCanBeTurnedOff) {
+  const SuiteRun run =
+      RunSuite({"--gtest_filter=SignalTest.QuitPrintsAndGoesOn",
+                "--taskleak_dump_on_signal=false"});
+  // SIGQUIT's default action.
+  EXPECT_EQ(run.result.exit_code, 128 + SIGQUIT) << run.result.output;
+  EXPECT_THAT(run.result.output, Not(HasSubstr("taskleak: SIGQUIT")));
+}
+
+TEST(WatchdogTest, BadTimeoutStopsBeforeAnyTest) {
+  const SuiteRun run = RunSuite({"--taskleak_test_timeout=soon"});
+  EXPECT_EQ(run.result.exit_code, 2);
+  EXPECT_THAT(run.result.output,
+              AllOf(HasSubstr("--taskleak_test_timeout=soon: expected a "
+                              "duration"),
+                    Not(HasSubstr("[ RUN"))));
+}
+
+absl::StatusOr<GoogleTestLeakOptions> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "prog");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int argc = static_cast<int>(args.size());
+  return ParseTaskleakFlags(&argc, argv.data());
+}
+
+TEST(WatchdogFlagsTest, TimeoutAndSignalDumps) {
+  unsetenv("TASKLEAK_TEST_TIMEOUT");
+  unsetenv("TASKLEAK_DUMP_ON_SIGNAL");
+  absl::StatusOr<GoogleTestLeakOptions> o = Parse({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->test_timeout, absl::ZeroDuration());
+  EXPECT_TRUE(o->dump_on_signal);
+
+  o = Parse({"--taskleak_test_timeout=90s", "--taskleak_dump_on_signal=false"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->test_timeout, absl::Seconds(90));
+  EXPECT_FALSE(o->dump_on_signal);
+
+  for (const char* none : {"0", "off", "inf"}) {
+    o = Parse({absl::StrCat("--taskleak_test_timeout=", none)});
+    ASSERT_TRUE(o.ok()) << none << ": " << o.status();
+    EXPECT_EQ(o->test_timeout, absl::ZeroDuration()) << none;
+  }
+  for (const char* bad : {"-1s", "3", "soon"}) {
+    o = Parse({absl::StrCat("--taskleak_test_timeout=", bad)});
+    EXPECT_FALSE(o.ok()) << bad;
+  }
+  EXPECT_FALSE(Parse({"--taskleak_dump_on_signal=maybe"}).ok());
+
+  setenv("TASKLEAK_TEST_TIMEOUT", "2m", 1);
+  o = Parse({});
+  unsetenv("TASKLEAK_TEST_TIMEOUT");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->test_timeout, absl::Minutes(2));
+}
+
+TEST(JunitXmlTest, EscapesWhatXmlCannotHold) {
+  EXPECT_EQ(internal::XmlEscape("a<b>&\"c\"\n\x01", true),
+            "a&lt;b&gt;&amp;&quot;c&quot;&#xA;");
+  EXPECT_EQ(internal::XmlEscape("a<b>\n", false), "a&lt;b&gt;\n");
+  EXPECT_THAT(internal::MinimalJunitXml("S", "T<1>", "hung"),
+              AllOf(HasSubstr("<testcase name=\"T&lt;1&gt;\""),
+                    HasSubstr("<failure message=\"hung\"")));
+}
+
+}  // namespace
+}  // namespace taskleak
