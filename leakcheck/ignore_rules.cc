@@ -41,11 +41,10 @@ bool OnlyRuntimeFrames(const std::vector<SymbolizedFrame>& frames) {
     const absl::string_view base =
         absl::string_view(frame.module)
             .substr(slash == std::string::npos ? 0 : slash + 1);
-    runtime = runtime || absl::StartsWith(base, "libc.so") ||
-              absl::StartsWith(base, "libc-") ||
-              absl::StartsWith(base, "libtsan") ||
-              absl::StartsWith(base, "libasan") ||
-              absl::StartsWith(base, "liblsan");
+    runtime =
+        runtime || absl::StartsWith(base, "libc.so") ||
+        absl::StartsWith(base, "libc-") || absl::StartsWith(base, "libtsan") ||
+        absl::StartsWith(base, "libasan") || absl::StartsWith(base, "liblsan");
     if (!runtime) return false;
   }
   return true;

@@ -48,7 +48,9 @@ class Gate {
 // ThreadSanitizer starts its background thread with the program's first
 // thread; tests that time a clean check start one first, so that it is not
 // new to their snapshot (it would be ignored only after the grace).
-void StartFirstThread() { std::thread([] {}).join(); }
+void StartFirstThread() {
+  std::thread([] {}).join();
+}
 
 // Threads that stay alive until the test releases them, so that one test's
 // deliberate leak never spills into the next.
