@@ -206,9 +206,8 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
     if (!tids.ok()) return tids.status();
     snapshot.tids_.insert(tids->begin(), tids->end());
   }
-  snapshot.thread_creations_ = ThreadOriginsRecorded()
-                                   ? ThreadCreationCount()
-                                   : kUnknownCount;
+  snapshot.thread_creations_ =
+      ThreadOriginsRecorded() ? ThreadCreationCount() : kUnknownCount;
   if (options.check_tasks) snapshot.task_watermark_ = NextTaskId();
   if (options.check_fds) {
     absl::StatusOr<std::vector<int>> fds = ListFds();

@@ -13,10 +13,10 @@
 // sleeping, no stack capture, no symbolization. (With the pthread_create
 // interposer linked in, a check after which no thread was created skips the
 // second listing; threads started without pthread_create, such as glibc's
-// helpers, are then seen at the next check that lists.) Only when something new is
-// alive does the check poll with exponential backoff (1 ms doubling to
-// 50 ms) until it is gone or the grace window ends, and then capture and
-// symbolize what is left.
+// helpers, are then seen at the next check that lists.) Only when something new
+// is alive does the check poll with exponential backoff (1 ms doubling to 50
+// ms) until it is gone or the grace window ends, and then capture and symbolize
+// what is left.
 //
 // Thread-safe: independent checks may run concurrently. Not async-signal-safe.
 

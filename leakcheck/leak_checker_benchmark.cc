@@ -6,8 +6,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -85,8 +85,8 @@ void BM_NeverEndingLeak(benchmark::State& state) {
       state.SkipWithError("the leak was not reported");
       break;
     }
-    overshoot = std::max(overshoot, absl::ToDoubleMilliseconds(
-                                        report->waited - options.grace));
+    overshoot = std::max(
+        overshoot, absl::ToDoubleMilliseconds(report->waited - options.grace));
   }
   state.counters["max_overshoot_pct"] = 100 * overshoot / state.range(0);
 }

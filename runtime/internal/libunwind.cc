@@ -98,8 +98,8 @@ int CaptureCurrentStack(uintptr_t* pcs, int max, int skip) {
   if (kSanitized || ++captures_in_thread > kCapturesBeforeLibunwind) {
     lib = LoadLibUnwind();
   }
-  const int n = lib != nullptr ? lib->backtrace(frames, want)
-                               : backtrace(frames, want);
+  const int n =
+      lib != nullptr ? lib->backtrace(frames, want) : backtrace(frames, want);
   const int first = std::min(n, skip + 1);
   const int count = std::min(n - first, max);
   for (int i = 0; i < count; ++i) {
