@@ -2,10 +2,13 @@
 
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <ucontext.h>
 
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+
+#include "runtime/internal/register_state_cache.h"
 
 namespace taskleak {
 namespace internal {
@@ -33,7 +36,11 @@ const LibUnwind* DoLoad() {
       !Resolve(handle, "_ULx86_64_init_local2", &lib.init_local2) ||
       !Resolve(handle, "_ULx86_64_step", &lib.step) ||
       !Resolve(handle, "_ULx86_64_get_reg", &lib.get_reg) ||
-      !Resolve(handle, "unw_backtrace", &lib.backtrace)) {
+      !Resolve(handle, "unw_backtrace", &lib.backtrace) ||
+      !Resolve(handle, "_ULx86_64_reg_states_iterate",
+               &lib.reg_states_iterate) ||
+      !Resolve(handle, "_ULx86_64_apply_reg_state", &lib.apply_reg_state) ||
+      !Resolve(handle, "_ULx86_64_is_signal_frame", &lib.is_signal_frame)) {
     return nullptr;
   }
   load_error = "";
@@ -49,22 +56,154 @@ const LibUnwind* LoadLibUnwind() {
 
 const char* LibUnwindError() { return load_error; }
 
-int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
-                        int max) {
+namespace {
+
+// A walk in progress. libunwind's cursor remembers whether the frame it is
+// on must be looked up at its address (interrupted there) or one byte back
+// (a return address). A cached step leaves that memory as it was, so
+// `in_sync` says whether it still agrees with `exact` before libunwind looks
+// anything up itself.
+struct Walk {
+  const LibUnwind* lib;
+  const ucontext_t* interrupted;
   unw_cursor_t cursor;
+  // The registers a restarted cursor starts from; it points into them.
+  ucontext_t restart;
+  bool exact = true;
+  bool in_sync = true;
+};
+
+// Finds, among the rows of a procedure's register states, the one covering
+// `lookup`.
+struct RowFinder {
+  static int Visit(void* token, void* data, size_t size, unw_word_t start,
+                   unw_word_t end) {
+    RowFinder* self = static_cast<RowFinder*>(token);
+    if (self->lookup < start || self->lookup >= end) return 0;
+    if (size <= sizeof(self->data)) {
+      memcpy(self->data, data, size);
+      self->size = size;
+    }
+    return -1;  // Found: no need for the rows after it.
+  }
+
+  uintptr_t lookup = 0;
+  size_t size = 0;
+  alignas(16) unsigned char data[kMaxRegisterStateBytes];
+};
+
+// Whether the frame the cursor is on is a signal trampoline, whose caller
+// resumes at an exact instruction. libunwind reads 16 bytes of code there;
+// skip addresses where that could cross into an unmapped page.
+bool IsSignalFrame(Walk* walk, uintptr_t ip) {
+  constexpr uintptr_t kPage = 4096;
+  if (kPage - (ip & (kPage - 1)) < 16) return false;
+  return walk->lib->is_signal_frame(&walk->cursor) > 0;
+}
+
+// Makes the cursor check every address it reads, as unw_step does for
+// itself: a stack that changed under the walk (ThreadSanitizer runs handlers
+// late, with the context saved earlier) or a corrupt one must end the walk,
+// not the process. libunwind 1.6 keeps that flag in the low bit of the
+// cursor's first word, next to the context pointer; the flag is set only if
+// the word is exactly that pointer. Returns false otherwise.
+bool ValidateReads(unw_cursor_t* cursor, const void* context) {
+  uintptr_t* first_word = reinterpret_cast<uintptr_t*>(cursor);
+  if (*first_word != reinterpret_cast<uintptr_t>(context)) return false;
+  *first_word |= 1;
+  return true;
+}
+
+// Starts a fresh cursor from the current frame's registers, so that
+// libunwind's lookup mode matches `exact` again.
+bool Restart(Walk* walk) {
+  static constexpr struct {
+    int unw;
+    int greg;
+  } kRegisters[] = {
+      {UNW_X86_64_RIP, REG_RIP}, {UNW_X86_64_RSP, REG_RSP},
+      {UNW_X86_64_RBP, REG_RBP}, {UNW_X86_64_RBX, REG_RBX},
+      {UNW_X86_64_R12, REG_R12}, {UNW_X86_64_R13, REG_R13},
+      {UNW_X86_64_R14, REG_R14}, {UNW_X86_64_R15, REG_R15},
+  };
+  walk->restart.uc_mcontext = walk->interrupted->uc_mcontext;
+  for (const auto& r : kRegisters) {
+    unw_word_t value = 0;
+    if (walk->lib->get_reg(&walk->cursor, r.unw, &value) == 0) {
+      walk->restart.uc_mcontext.gregs[r.greg] = static_cast<greg_t>(value);
+    }
+  }
+  walk->in_sync =
+      walk->lib->init_local2(&walk->cursor, &walk->restart,
+                             walk->exact ? UNW_INIT_SIGNAL_FRAME : 0) == 0 &&
+      ValidateReads(&walk->cursor, &walk->restart);
+  return walk->in_sync;
+}
+
+// Applies a register state; like unw_step, an unknown frame pointer in the
+// caller marks the outermost frame.
+int Apply(Walk* walk, const unsigned char* state) {
+  const int rc = walk->lib->apply_reg_state(&walk->cursor,
+                                            const_cast<unsigned char*>(state));
+  unw_word_t rbp = 0;
+  if (rc > 0 && walk->lib->get_reg(&walk->cursor, UNW_X86_64_RBP, &rbp) < 0) {
+    return 0;
+  }
+  return rc;
+}
+
+// Moves the walk to the caller of the frame looked up at `lookup`. Returns
+// > 0 when there is one, 0 at the outermost frame, < 0 on error.
+int Step(Walk* walk, uintptr_t ip, uintptr_t lookup, StepMode mode) {
+  if (mode == StepMode::kCached) {
+    if (const RegisterState* state = FindRegisterState(lookup)) {
+      walk->in_sync = walk->in_sync && walk->exact == state->signal_frame;
+      walk->exact = state->signal_frame;
+      return Apply(walk, state->data);
+    }
+    if (!walk->in_sync && !Restart(walk)) return -1;
+    const bool signal_frame = IsSignalFrame(walk, ip);
+    RowFinder finder;
+    finder.lookup = lookup;
+    // This also tells libunwind's cursor how to look up the caller.
+    walk->lib->reg_states_iterate(&walk->cursor, &RowFinder::Visit, &finder);
+    if (finder.size != 0) {
+      RecordRegisterState(lookup, finder.data, finder.size, signal_frame);
+      walk->exact = signal_frame;
+      return Apply(walk, finder.data);
+    }
+  }
+  // libunwind's own step also copes with frames that have no unwind
+  // information (PLT stubs, hand-written code).
+  walk->exact = IsSignalFrame(walk, ip);
+  walk->in_sync = true;
+  return walk->lib->step(&walk->cursor);
+}
+
+}  // namespace
+
+int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
+                        int max, StepMode mode) {
+  Walk walk;
+  walk.lib = &lib;
+  walk.interrupted = static_cast<const ucontext_t*>(ucontext);
   // UNW_INIT_SIGNAL_FRAME starts at the interrupted instruction, so the
   // handler and the kernel's trampoline are not part of the walk.
-  if (lib.init_local2(&cursor, static_cast<unw_context_t*>(ucontext),
+  if (lib.init_local2(&walk.cursor, static_cast<unw_context_t*>(ucontext),
                       UNW_INIT_SIGNAL_FRAME) < 0) {
     return 0;
   }
+  if (mode == StepMode::kCached && !ValidateReads(&walk.cursor, ucontext)) {
+    mode = StepMode::kLibunwindOnly;
+  }
   int n = 0;
-  do {
+  while (n < max) {
     unw_word_t ip = 0;
-    if (lib.get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
-    pcs[n] = n == 0 ? ip : ip - 1;
-    ++n;
-  } while (n < max && lib.step(&cursor) > 0);
+    if (lib.get_reg(&walk.cursor, UNW_REG_IP, &ip) < 0 || ip == 0) break;
+    const uintptr_t lookup = walk.exact ? ip : ip - 1;
+    pcs[n++] = lookup;
+    if (n == max || Step(&walk, ip, lookup, mode) <= 0) break;
+  }
   return n;
 }
 

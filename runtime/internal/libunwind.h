@@ -20,6 +20,9 @@ struct LibUnwind {
   int (*step)(unw_cursor_t*);
   int (*get_reg)(unw_cursor_t*, unw_regnum_t, unw_word_t*);
   int (*backtrace)(void**, int);
+  int (*reg_states_iterate)(unw_cursor_t*, unw_reg_states_callback, void*);
+  int (*apply_reg_state)(unw_cursor_t*, void*);
+  int (*is_signal_frame)(unw_cursor_t*);
 };
 
 // Loads libunwind once; later calls return the same pointer. Returns null if
@@ -32,12 +35,21 @@ const char* LibUnwindError();
 // for the interrupted frame, and return address - 1 for each caller, so that
 // symbolizing finds the call's own line without further adjustment.
 
+// How UnwindSignalContext moves from a frame to its caller.
+enum class StepMode {
+  // A register state cached from an earlier walk when there is one (no lock,
+  // no system call); otherwise libunwind's own step, whose result is cached.
+  kCached,
+  // Always libunwind's own step: for comparison in tests and benchmarks.
+  kLibunwindOnly,
+};
+
 // Walks the stack interrupted by a signal, whose context the kernel passed
 // to the handler, skipping the handler's own frames. Writes at most `max`
 // program counters to `pcs` and returns how many. Async-signal-safe once
 // LoadLibUnwind() has succeeded.
 int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
-                        int max);
+                        int max, StepMode mode = StepMode::kCached);
 
 // Captures the calling thread's stack, skipping `skip` frames above the
 // caller. Returns the number of program counters written. Not

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <climits>
 
+#include "runtime/internal/register_state_cache.h"
+
 namespace taskleak {
 namespace internal {
 namespace {
@@ -109,6 +111,7 @@ void InitializeOnce(const LibUnwind& lib) {
 
 void BeginCapture(const LibUnwind* lib) {
   InitializeOnce(*lib);
+  ForgetRegisterStatesIfLibrariesUnloaded();
   // Release: handlers that load `unwinder` see the setup above.
   unwinder.store(lib, std::memory_order_release);
   generation = (generation + 1) & kGenerationMask;
