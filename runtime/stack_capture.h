@@ -20,8 +20,11 @@
 // - The handler stays installed for the life of the process (a request may
 //   still be queued after the capture returns). It ignores every signal that
 //   is not a request queued by this process, runs on the thread's alternate
-//   signal stack if it has one, allocates nothing and takes no lock of ours
-//   (libunwind briefly blocks signals and takes its own cache lock).
+//   signal stack if it has one, allocates nothing and takes no lock of ours.
+//   A frame whose register state was seen before (by any thread) is stepped
+//   from a lock-free cache; libunwind looks up the others, briefly blocking
+//   signals and taking its own locks. Every read of the stack is checked
+//   first, as libunwind's own step does, so a corrupt stack ends the walk.
 // - A thread that blocks the signal (SigBlk in /proc/self/task/TID/status)
 //   is reported at once, without waiting for the deadline, and never has
 //   more than one request queued. A thread that exits is reported as exited.
@@ -29,12 +32,15 @@
 //   in vfork) is reported when the deadline passes. Under ThreadSanitizer,
 //   signals are delivered only at the sanitizer's safe points: threads
 //   blocked in read() or on a mutex often miss the deadline and are reported
-//   so; the sanitizer's own thread blocks all signals.
+//   so; the sanitizer's own thread blocks all signals. The sanitizer also
+//   hands a late handler the context saved when the signal arrived, so the
+//   stack of a thread that kept running can come out short or stale.
 //
-// Cost: the target threads do the work, in parallel, one libunwind step per
-// frame (Debian's libunwind makes two system calls per step). The first
-// capture of a thread also reads its /proc status; later ones skip that
-// while it keeps answering. Figures: runtime/stack_capture_benchmark.cc.
+// Cost: the target threads do the work, in parallel. A frame seen before
+// costs no system call beyond checking a new stack page; a new one costs a
+// libunwind lookup (Debian's libunwind makes two system calls per lookup).
+// The first capture of a thread also reads its /proc status; later ones skip
+// that while it keeps answering. Figures: runtime/stack_capture_benchmark.cc.
 
 #ifndef TASKLEAK_RUNTIME_STACK_CAPTURE_H_
 #define TASKLEAK_RUNTIME_STACK_CAPTURE_H_
