@@ -9,26 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define EXAMPLES_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define EXAMPLES_TSAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define EXAMPLES_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EXAMPLES_ASAN 1
-#endif
-#endif
 
 namespace {
 
@@ -57,7 +42,7 @@ std::string Where(const std::string& file, const std::string& code) {
 }
 
 TEST(SanitizerExamplesTest, HitCounterRace) {
-#ifndef EXAMPLES_TSAN
+#ifndef ABSL_HAVE_THREAD_SANITIZER
   GTEST_SKIP() << "the race is visible only to ThreadSanitizer: "
                   "bazel test --config=tsan //examples:all";
 #endif
@@ -87,7 +72,7 @@ TEST(SanitizerExamplesTest, HitCounterRace) {
 }
 
 TEST(SanitizerExamplesTest, ParserThatForgetsANode) {
-#ifndef EXAMPLES_ASAN
+#ifndef ABSL_HAVE_ADDRESS_SANITIZER
   GTEST_SKIP() << "the leak is visible only to LeakSanitizer: "
                   "bazel test --config=asan //examples:all";
 #endif

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/base/config.h"
 #include "absl/base/optimization.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
@@ -590,14 +591,7 @@ std::string Label(pid_t tid, absl::string_view name) {
   return absl::StrCat(tid, " \"", name, "\"");
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define TASKLEAK_TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TASKLEAK_TEST_TSAN 1
-#endif
-#endif
-#ifdef TASKLEAK_TEST_TSAN
+#ifdef ABSL_HAVE_THREAD_SANITIZER
 constexpr bool kThreadSanitizer = true;
 #else
 constexpr bool kThreadSanitizer = false;

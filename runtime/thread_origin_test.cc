@@ -17,30 +17,16 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define TASKLEAK_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TASKLEAK_TSAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define TASKLEAK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TASKLEAK_ASAN 1
-#endif
-#endif
 
 // thread_origin_shared_library_test links the interposer as a shared
 // library. Behind a sanitizer's interceptor (which the executable then
 // contains) it only passes calls through and records nothing.
 #if defined(TASKLEAK_INTERPOSER_IN_SHARED_LIBRARY) && \
-    (defined(TASKLEAK_TSAN) || defined(TASKLEAK_ASAN))
+    (defined(ABSL_HAVE_THREAD_SANITIZER) ||           \
+     defined(ABSL_HAVE_ADDRESS_SANITIZER))
 #define TASKLEAK_EXPECT_NO_RECORDING 1
 #endif
 
@@ -596,7 +582,8 @@ TEST_F(ThreadOriginTest, ForkedChildForgetsParentThreadsAndDoesNotDeadlock) {
     if (child == 0) {
       alarm(10);  // A deadlocked child dies instead of hanging the test.
       int status = CreationOf(parked_tid) == nullptr ? 0 : 1;
-#if !defined(TASKLEAK_TSAN) && !defined(TASKLEAK_ASAN)
+#if !defined(ABSL_HAVE_THREAD_SANITIZER) && \
+    !defined(ABSL_HAVE_ADDRESS_SANITIZER)
       // ThreadSanitizer refuses to start threads after a threaded fork;
       // AddressSanitizer's allocator may be left locked by another thread.
       Gate child_gate;

@@ -8,26 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define TASKLEAK_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TASKLEAK_TSAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define TASKLEAK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TASKLEAK_ASAN 1
-#endif
-#endif
 
 namespace taskleak {
 namespace {
@@ -36,12 +21,12 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-#ifdef TASKLEAK_TSAN
+#ifdef ABSL_HAVE_THREAD_SANITIZER
 constexpr bool kTsan = true;
 #else
 constexpr bool kTsan = false;
 #endif
-#ifdef TASKLEAK_ASAN
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
 constexpr bool kAsan = true;
 #else
 constexpr bool kAsan = false;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "absl/base/config.h"
 #include "runtime/internal/register_state_cache.h"
 
 namespace taskleak {
@@ -207,14 +208,8 @@ int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
   return n;
 }
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#if defined(ABSL_HAVE_THREAD_SANITIZER) || defined(ABSL_HAVE_ADDRESS_SANITIZER)
 constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
 #else
 constexpr bool kSanitized = false;
 #endif

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "leakcheck/heap_leaks.h"
@@ -19,14 +20,8 @@ namespace {
 // Touched only by the thread that runs the tests (GoogleTest delivers the
 // listener's events on it, and tests call SkipHeapCheckForCurrentTest from
 // it).
-#if defined(__SANITIZE_THREAD__)
+#ifdef ABSL_HAVE_THREAD_SANITIZER
 constexpr bool kThreadSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
 #else
 constexpr bool kThreadSanitizer = false;
 #endif
