@@ -256,6 +256,34 @@ TEST(TaskRegistryTest, CapturesCreationStackWhenAsked) {
                          << " function=" << function;
 }
 
+// A thread's first creation stacks and its later ones come from different
+// unwinders (runtime/internal/libunwind.cc); the result must not change, and
+// the thread must be able to exit afterwards (one unwinder's per-thread
+// cache once crashed ThreadSanitizer at thread exit).
+TEST(TaskRegistryTest, CreationStackIsTheSameFromEveryUnwinder) {
+  constexpr int kRegistrations = 600;
+  std::vector<std::vector<uintptr_t>> stacks;
+  for (int round = 0; round < 3; ++round) {
+    OnOtherThread([&] {
+      const uint64_t watermark = NextTaskId();
+      std::vector<TaskHandle> tasks(kRegistrations);
+      for (TaskHandle& task : tasks) {
+        TaskRegistryTestRegisterHere(/*capture_stack=*/true, &task);
+      }
+      std::vector<TaskInfo> listed = ListTasks(watermark);
+      ASSERT_EQ(listed.size(), static_cast<size_t>(kRegistrations));
+      for (const TaskInfo& info : listed) {
+        stacks.push_back(info.creation_stack);
+      }
+    });
+  }
+  ASSERT_EQ(stacks.size(), 3u * kRegistrations);
+  ASSERT_FALSE(stacks.front().empty());
+  for (size_t i = 0; i < stacks.size(); ++i) {
+    ASSERT_EQ(stacks[i], stacks.front()) << "registration " << i;
+  }
+}
+
 TEST(TaskRegistryTest, NoCreationStackUnlessAsked) {
   const uint64_t watermark = NextTaskId();
   TaskHandle task;

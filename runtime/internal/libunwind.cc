@@ -8,8 +8,11 @@
 #include <cstring>
 #include <mutex>
 
-#include "absl/base/config.h"
 #include "runtime/internal/register_state_cache.h"
+
+// Every sanitizer runtime defines it; null when none is linked in, even if
+// this file was built without the sanitizer's flags.
+extern "C" void __sanitizer_print_stack_trace() __attribute__((weak));
 
 namespace taskleak {
 namespace internal {
@@ -66,7 +69,7 @@ namespace {
 // anything up itself.
 struct Walk {
   const LibUnwind* lib;
-  const ucontext_t* interrupted;
+  const ucontext_t* context;
   unw_cursor_t cursor;
   // The registers a restarted cursor starts from; it points into them.
   ucontext_t restart;
@@ -127,7 +130,7 @@ bool Restart(Walk* walk) {
       {UNW_X86_64_R12, REG_R12}, {UNW_X86_64_R13, REG_R13},
       {UNW_X86_64_R14, REG_R14}, {UNW_X86_64_R15, REG_R15},
   };
-  walk->restart.uc_mcontext = walk->interrupted->uc_mcontext;
+  walk->restart.uc_mcontext = walk->context->uc_mcontext;
   for (const auto& r : kRegisters) {
     unw_word_t value = 0;
     if (walk->lib->get_reg(&walk->cursor, r.unw, &value) == 0) {
@@ -181,20 +184,21 @@ int Step(Walk* walk, uintptr_t ip, uintptr_t lookup, StepMode mode) {
   return walk->lib->step(&walk->cursor);
 }
 
-}  // namespace
-
-int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
-                        int max, StepMode mode) {
+// Walks from `context`: either where a signal interrupted the thread
+// (`interrupted`), or where the thread called unw_getcontext.
+int WalkFrom(const LibUnwind& lib, ucontext_t* context, bool interrupted,
+             uintptr_t* pcs, int max, StepMode mode) {
   Walk walk;
   walk.lib = &lib;
-  walk.interrupted = static_cast<const ucontext_t*>(ucontext);
+  walk.context = context;
+  walk.exact = interrupted;
   // UNW_INIT_SIGNAL_FRAME starts at the interrupted instruction, so the
   // handler and the kernel's trampoline are not part of the walk.
-  if (lib.init_local2(&walk.cursor, static_cast<unw_context_t*>(ucontext),
-                      UNW_INIT_SIGNAL_FRAME) < 0) {
+  if (lib.init_local2(&walk.cursor, context,
+                      interrupted ? UNW_INIT_SIGNAL_FRAME : 0) < 0) {
     return 0;
   }
-  if (mode == StepMode::kCached && !ValidateReads(&walk.cursor, ucontext)) {
+  if (mode == StepMode::kCached && !ValidateReads(&walk.cursor, context)) {
     mode = StepMode::kLibunwindOnly;
   }
   int n = 0;
@@ -208,37 +212,57 @@ int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
   return n;
 }
 
-#if defined(ABSL_HAVE_THREAD_SANITIZER) || defined(ABSL_HAVE_ADDRESS_SANITIZER)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
+}  // namespace
 
-// unw_backtrace is fastest once warm, but its first call in each thread
-// builds a per-thread cache (0.7 ms measured here). glibc's backtrace()
-// keeps no per-thread state and costs 2-3 us. So a thread starts with
-// backtrace() and switches once it has captured enough stacks to repay the
-// cache. Sanitized builds keep to libunwind: the sanitizers intercept
-// backtrace(), which adds frames of their own.
+int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
+                        int max, StepMode mode) {
+  return WalkFrom(lib, static_cast<ucontext_t*>(ucontext),
+                  /*interrupted=*/true, pcs, max, mode);
+}
+
+// Three unwinders for a thread's own stack, each with a weakness:
+//  - unw_backtrace takes 0.1 us once warm, but its first call in each thread
+//    builds a per-thread cache (0.7 ms measured here), freed at thread exit
+//    by a thread-specific-data destructor that locks a mutex after gcc's
+//    ThreadSanitizer has retired the thread, which crashes it.
+//  - glibc's backtrace() keeps no per-thread state and costs 2-3 us, but the
+//    sanitizers intercept it and add frames of their own.
+//  - A walk with cached register states (as in a signal handler) keeps no
+//    per-thread state either and costs about 0.15 us per frame.
+// So a thread starts with backtrace() and switches to unw_backtrace once it
+// has captured enough stacks to repay the cache (ski rental: at most twice
+// the cost of the better choice in hindsight); sanitized builds walk.
 constexpr int kCapturesBeforeLibunwind = 256;
 thread_local int captures_in_thread = 0;
 
 int CaptureCurrentStack(uintptr_t* pcs, int max, int skip) {
   // One more frame for ourselves.
   constexpr int kMaxDepth = 256;
-  void* frames[kMaxDepth];
   const int want = std::min(max + skip + 1, kMaxDepth);
-  const LibUnwind* lib = nullptr;
-  if (kSanitized || ++captures_in_thread > kCapturesBeforeLibunwind) {
-    lib = LoadLibUnwind();
+  const int first = skip + 1;
+  uintptr_t frames[kMaxDepth];
+  int n = 0;
+  if (__sanitizer_print_stack_trace != nullptr) {
+    const LibUnwind* lib = LoadLibUnwind();
+    ucontext_t context;
+    if (lib == nullptr || lib->getcontext(&context) != 0) return 0;
+    // The first frame is this function's, at the call: a lookup address.
+    n = WalkFrom(*lib, &context, /*interrupted=*/false, frames, want,
+                 StepMode::kCached);
+  } else {
+    void* addresses[kMaxDepth];
+    const LibUnwind* lib = ++captures_in_thread > kCapturesBeforeLibunwind
+                               ? LoadLibUnwind()
+                               : nullptr;
+    n = lib != nullptr ? lib->backtrace(addresses, want)
+                       : backtrace(addresses, want);
+    // Return addresses: the call is the byte before.
+    for (int i = 0; i < n; ++i) {
+      frames[i] = reinterpret_cast<uintptr_t>(addresses[i]) - 1;
+    }
   }
-  const int n =
-      lib != nullptr ? lib->backtrace(frames, want) : backtrace(frames, want);
-  const int first = std::min(n, skip + 1);
-  const int count = std::min(n - first, max);
-  for (int i = 0; i < count; ++i) {
-    pcs[i] = reinterpret_cast<uintptr_t>(frames[first + i]) - 1;
-  }
+  const int count = std::max(0, std::min(n - first, max));
+  std::copy(frames + first, frames + first + count, pcs);
   return count;
 }
 

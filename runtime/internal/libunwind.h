@@ -53,8 +53,9 @@ int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
 
 // Captures the calling thread's stack, skipping `skip` frames above the
 // caller. Returns the number of program counters written. Not
-// async-signal-safe. Uses glibc's backtrace() for a thread's first captures
-// (except in sanitized builds), then libunwind's faster, cached walk.
+// async-signal-safe. Uses glibc's backtrace() for a thread's first captures,
+// then libunwind's faster, cached unw_backtrace; when a sanitizer runtime is
+// present, walks with cached register states instead (see the .cc).
 int CaptureCurrentStack(uintptr_t* pcs, int max, int skip);
 
 }  // namespace internal

@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <execinfo.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -94,8 +93,6 @@ struct Forwarding {
   CreateFn target = nullptr;
   // Whether threads are recorded at all (see Resolve).
   bool record = true;
-  // Whether a sanitizer's interceptor is linked in.
-  bool sanitizer = false;
   // When another pthread_create comes first and calls ours as the next one:
   // its address, whose frames are dropped from creation stacks.
   void* caller_to_skip = nullptr;
@@ -113,7 +110,6 @@ Forwarding Resolve() {
   const bool we_are_first = global == own || global == nullptr ||
                             global == reinterpret_cast<void*>(f.next);
   const bool sanitizer = __interceptor_pthread_create != nullptr;
-  f.sanitizer = sanitizer;
   if (we_are_first) {
     f.target = sanitizer ? &__interceptor_pthread_create : f.next;
   } else {
@@ -339,43 +335,11 @@ int FirstCallerFrame(const uintptr_t* pcs, int n, void* return_address,
   return first;
 }
 
-// Two unwinders, each with a weakness:
-//  - libunwind's unw_backtrace (CaptureCurrentStack) takes 0.1 us once warm,
-//    but its first call in each thread builds a per-thread cache: 0.7 ms
-//    measured here, paid again by every new thread that starts a thread.
-//    That cache is also freed by a thread-specific-data destructor that
-//    locks a mutex after gcc's ThreadSanitizer has retired the exiting
-//    thread, which crashes it.
-//  - glibc's backtrace() (libgcc's unwinder) keeps no per-thread state and
-//    takes 2-3 us every time.
-// So a thread uses backtrace() for its first captures and switches once it
-// has started enough threads to repay libunwind's cache (ski rental: at
-// most twice the cost of the better choice in hindsight); under a sanitizer
-// it keeps to backtrace().
-constexpr int kCapturesBeforeLibunwind = 256;
-thread_local int t_captures = 0;
-
-// Lookup addresses of the calling thread's stack, its caller's frame first.
-__attribute__((noinline)) int CaptureWithGlibc(uintptr_t* pcs, int max) {
-  constexpr int kMaxDepth = kMaxCreationFrames + 16;
-  void* frames[kMaxDepth];
-  const int n = backtrace(frames, std::min(max + 1, kMaxDepth));
-  // frames[0] is this function.
-  for (int i = 1; i < n; ++i) {
-    pcs[i - 1] = reinterpret_cast<uintptr_t>(frames[i]) - 1;
-  }
-  return std::max(n - 1, 0);
-}
-
-int CaptureStack(uintptr_t* pcs, int max, const Forwarding& forwarding) {
+// Lookup addresses of the calling thread's stack, its caller's frame first
+// (CaptureCurrentStack picks the unwinder).
+int CaptureStack(uintptr_t* pcs, int max) {
   BeginCapture();
-  int n;
-  if (forwarding.sanitizer || t_captures < kCapturesBeforeLibunwind) {
-    ++t_captures;
-    n = CaptureWithGlibc(pcs, max);
-  } else {
-    n = CaptureCurrentStack(pcs, max, /*skip=*/0);
-  }
+  const int n = CaptureCurrentStack(pcs, max, /*skip=*/0);
   EndCapture();
   return n;
 }
@@ -394,8 +358,7 @@ __attribute__((noinline)) std::shared_ptr<ThreadOrigin> NewOrigin(
   // Room for our own frames and a sanitizer's on top of the caller's.
   constexpr int kSpareFrames = 8;
   uintptr_t pcs[kMaxCreationFrames + kSpareFrames];
-  const int n =
-      CaptureStack(pcs, kMaxCreationFrames + kSpareFrames, forwarding);
+  const int n = CaptureStack(pcs, kMaxCreationFrames + kSpareFrames);
   const int first = FirstCallerFrame(pcs, n, return_address, forwarding);
   const int last = std::min(n, first + kMaxCreationFrames);
   origin->creation_stack.assign(pcs + first, pcs + last);
