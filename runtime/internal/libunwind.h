@@ -38,7 +38,8 @@ const char* LibUnwindError();
 // How UnwindSignalContext moves from a frame to its caller.
 enum class StepMode {
   // A register state cached from an earlier walk when there is one (no lock,
-  // no system call); otherwise libunwind's own step, whose result is cached.
+  // no system call but a check of each new page read); otherwise libunwind
+  // looks the frame up, and the state it finds is cached.
   kCached,
   // Always libunwind's own step: for comparison in tests and benchmarks.
   kLibunwindOnly,
