@@ -108,9 +108,10 @@ bool IsSignalFrame(Walk* walk, uintptr_t ip) {
 // Makes the cursor check every address it reads, as unw_step does for
 // itself: a stack that changed under the walk (ThreadSanitizer runs handlers
 // late, with the context saved earlier) or a corrupt one must end the walk,
-// not the process. libunwind 1.6 keeps that flag in the low bit of the
-// cursor's first word, next to the context pointer; the flag is set only if
-// the word is exactly that pointer. Returns false otherwise.
+// not the process. libunwind 1.6 to 1.8 keep that flag in the low bit of
+// the cursor's first word, next to the context pointer; the flag is set only
+// if the word is exactly that pointer. Returns false otherwise (1.5 keeps a
+// pointer to the cursor there), and the walk then uses unw_step alone.
 bool ValidateReads(unw_cursor_t* cursor, const void* context) {
   uintptr_t* first_word = reinterpret_cast<uintptr_t*>(cursor);
   if (*first_word != reinterpret_cast<uintptr_t>(context)) return false;
