@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/dump.h"
+#include "runtime/internal/write_all.h"
 
 namespace taskleak {
 namespace {
@@ -45,15 +46,7 @@ bool HasProgramHandler(const struct sigaction& action) {
 }
 
 void WriteAll(int fd, const std::string& text) {
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    const ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= n;
-  }
+  internal::WriteAll(fd, text.data(), text.size());
 }
 
 void OnSignal(int signo) {

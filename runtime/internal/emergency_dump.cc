@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/internal/capture_signal.h"
 #include "runtime/internal/libunwind.h"
+#include "runtime/internal/write_all.h"
 #include "runtime/symbolizer.h"
 #include "runtime/task_registry.h"
 #include "runtime/thread_list.h"
@@ -170,15 +171,7 @@ class Line {
     return *this;
   }
   void WriteTo(int fd) {
-    const char* p = data_;
-    size_t left = size_;
-    while (left > 0) {
-      const ssize_t n = write(fd, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      p += n;
-      left -= n;
-    }
+    WriteAll(fd, data_, size_);
     size_ = 0;
   }
   size_t size() const { return size_; }
@@ -187,16 +180,6 @@ class Line {
   char data_[512];
   size_t size_ = 0;
 };
-
-void WriteAll(int fd, const char* p, size_t left) {
-  while (left > 0) {
-    const ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= n;
-  }
-}
 
 // "SIGTERM", "a timeout": what set the dump off. Async-signal-safe.
 void AddTrigger(Line* line, int signo) {

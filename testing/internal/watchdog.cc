@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "runtime/dump.h"
 #include "runtime/internal/emergency_dump.h"
+#include "runtime/internal/write_all.h"
 #include "testing/internal/junit_xml.h"
 
 namespace taskleak {
@@ -80,15 +81,7 @@ std::string SafeFileName(std::string name) {
 // write(2), not stdio: in the forked child another thread's copy of a
 // stdio lock may be held forever.
 void WriteAll(int fd, const std::string& text) {
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    const ssize_t n = write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= n;
-  }
+  internal::WriteAll(fd, text.data(), text.size());
 }
 
 // Creates the directories above `path`, as GoogleTest does for its reports.
