@@ -2,7 +2,6 @@
 // the report names the hung test and shows both tellers stuck on the lock,
 // with the lines of the bank and of the test that started them.
 
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
+#include "testing/internal/test_files.h"
 
 // Defined by ThreadSanitizer's runtime, under which test time limits are
 // off.
@@ -20,20 +20,10 @@ extern "C" void __tsan_init() __attribute__((weak));
 namespace {
 
 using ::taskleak::internal::ProcessResult;
+using ::taskleak::internal::SourceLine;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-// The line of `file` that contains `code`, as "file:line".
-std::string Where(const std::string& file, const std::string& code) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(code) != std::string::npos) return absl::StrCat(file, ":", n);
-  }
-  ADD_FAILURE() << "no '" << code << "' in " << file;
-  return "?";
-}
 
 int Count(const std::string& text, const std::string& part) {
   int n = 0;
@@ -58,7 +48,7 @@ TEST(BankExampleTest, DeadlockIsReportedWhereEachTellerIsStuck) {
   EXPECT_GE(took, absl::Seconds(2));
   EXPECT_LT(took, absl::Seconds(20)) << out;
 
-  const std::string lock = Where("examples/bank.cc", "DEADLOCK-LINE");
+  const std::string lock = SourceLine("examples/bank.cc", "DEADLOCK-LINE");
   EXPECT_EQ(Count(out, absl::StrCat("examples::Bank::Transfer(examples::"
                                     "Account&, examples::Account&, long) at ",
                                     lock, "\n")),
@@ -66,19 +56,19 @@ TEST(BankExampleTest, DeadlockIsReportedWhereEachTellerIsStuck) {
       << out;
   EXPECT_THAT(
       out,
-      AllOf(HasSubstr("taskleak: BankTest.TwoTellersTransferBothWays timed "
-                      "out: still running after 2"),
-            HasSubstr("(limit 2s, from --taskleak_test_timeout)"),
-            HasSubstr("\"teller-1\" (sleeping"),
-            HasSubstr("\"teller-2\" (sleeping"),
-            HasSubstr("std::mutex::lock()"),
-            // Where the tellers were started, and where the test waits.
-            HasSubstr(Where("examples/bank_test.cc", "std::thread first(")),
-            HasSubstr(Where("examples/bank_test.cc", "std::thread second(")),
-            HasSubstr(Where("examples/bank_test.cc", "JOIN-LINE")),
-            HasSubstr("taskleak: ending the process with exit status 1"),
-            // The process ended at the hang: the fixed twin never ran.
-            Not(HasSubstr("[ RUN      ] SafeBankTest"))));
+      AllOf(
+          HasSubstr("taskleak: BankTest.TwoTellersTransferBothWays timed "
+                    "out: still running after 2"),
+          HasSubstr("(limit 2s, from --taskleak_test_timeout)"),
+          HasSubstr("\"teller-1\" (sleeping"),
+          HasSubstr("\"teller-2\" (sleeping"), HasSubstr("std::mutex::lock()"),
+          // Where the tellers were started, and where the test waits.
+          HasSubstr(SourceLine("examples/bank_test.cc", "std::thread first(")),
+          HasSubstr(SourceLine("examples/bank_test.cc", "std::thread second(")),
+          HasSubstr(SourceLine("examples/bank_test.cc", "JOIN-LINE")),
+          HasSubstr("taskleak: ending the process with exit status 1"),
+          // The process ended at the hang: the fixed twin never ran.
+          Not(HasSubstr("[ RUN      ] SafeBankTest"))));
 }
 
 TEST(BankExampleTest, FixedTwinPassesWithinTheLimit) {

@@ -2,7 +2,6 @@
 // report a developer needs: what leaked, where it is stuck (function and
 // file:line), who started it, and the GitHub annotation at that line.
 
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -10,10 +9,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
+#include "testing/internal/test_files.h"
 
 namespace {
 
 using ::taskleak::internal::ProcessResult;
+using ::taskleak::internal::SourceLine;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -28,17 +29,6 @@ ProcessResult RunExample(const std::string& binary,
   return result.ok() ? *result : ProcessResult{};
 }
 
-// The line of `file` that contains `code`, as "file:line".
-std::string Where(const std::string& file, const std::string& code) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(code) != std::string::npos) return absl::StrCat(file, ":", n);
-  }
-  ADD_FAILURE() << "no '" << code << "' in " << file;
-  return "";
-}
-
 std::string Annotation(const std::string& where) {
   const size_t colon = where.rfind(':');
   return absl::StrCat("::error file=", where.substr(0, colon),
@@ -49,9 +39,9 @@ TEST(ExamplesTest, PoolThatForgetsToJoin) {
   ProcessResult r = RunExample("examples/forgetful_pool_test", {});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   const std::string stuck =
-      Where("examples/forgetful_pool.cc", "state->cv.wait(lock");
+      SourceLine("examples/forgetful_pool.cc", "state->cv.wait(lock");
   const std::string started =
-      Where("examples/forgetful_pool.cc", "workers_.emplace_back");
+      SourceLine("examples/forgetful_pool.cc", "workers_.emplace_back");
   EXPECT_THAT(
       r.output,
       AllOf(HasSubstr("2 threads started by ForgetfulPoolTest.RunsJobs"
@@ -68,9 +58,9 @@ TEST(ExamplesTest, DetachedTimer) {
   ProcessResult r = RunExample("examples/detached_timer_test", {});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   const std::string stuck =
-      Where("examples/detached_timer.cc", "std::this_thread::sleep_for");
+      SourceLine("examples/detached_timer.cc", "std::this_thread::sleep_for");
   const std::string started =
-      Where("examples/detached_timer.cc", "std::thread([delay");
+      SourceLine("examples/detached_timer.cc", "std::thread([delay");
   EXPECT_THAT(r.output,
               AllOf(HasSubstr("1 thread started by "
                               "DetachedTimerTest.SchedulesARetry is still "

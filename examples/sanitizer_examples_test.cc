@@ -5,7 +5,6 @@
 // without the matching sanitizer the checks skip themselves (the bug is
 // invisible there).
 
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -14,10 +13,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
+#include "testing/internal/test_files.h"
 
 namespace {
 
 using ::taskleak::internal::ProcessResult;
+using ::taskleak::internal::SourceLine;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -28,17 +29,6 @@ ProcessResult RunExample(const std::string& binary,
       taskleak::internal::RunProcess({binary}, env);
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : ProcessResult{};
-}
-
-// The line of `file` that contains `code`, as "file:line".
-std::string Where(const std::string& file, const std::string& code) {
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(code) != std::string::npos) return absl::StrCat(file, ":", n);
-  }
-  ADD_FAILURE() << "no '" << code << "' in " << file;
-  return "";
 }
 
 TEST(SanitizerExamplesTest, HitCounterRace) {
@@ -52,7 +42,7 @@ TEST(SanitizerExamplesTest, HitCounterRace) {
                                {"TSAN_OPTIONS=exitcode=0"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   const std::string racing_line =
-      Where("examples/hit_counting_cache.cc", "if (hit) ++hits_;");
+      SourceLine("examples/hit_counting_cache.cc", "if (hit) ++hits_;");
   EXPECT_THAT(
       r.output,
       AllOf(HasSubstr("[  FAILED  ] HitCountingCacheTest."
@@ -79,7 +69,7 @@ TEST(SanitizerExamplesTest, ParserThatForgetsANode) {
   ProcessResult r = RunExample("examples/config_parser_test");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   const std::string allocation =
-      Where("examples/config_parser.cc", "= new ConfigNode");
+      SourceLine("examples/config_parser.cc", "= new ConfigNode");
   EXPECT_THAT(r.output,
               AllOf(HasSubstr("[  FAILED  ] ConfigParserTest."
                               "LaterLinesOverrideEarlierOnes"),

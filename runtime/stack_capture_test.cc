@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/internal/idle_thread.h"
 #include "runtime/internal/task_status.h"
 #include "runtime/internal/timed_lock.h"
 #include "runtime/thread_list.h"
@@ -405,38 +406,15 @@ TEST(StackCaptureTest, CaptureAllThreadStacksCoversEveryThread) {
   EXPECT_EQ(info.dli_saddr, Address(&CaptureAllThreadStacks));
 }
 
-// A thread that blocks every signal it can until told to stop.
-class MaskedThread {
+// A thread that blocks every signal it can until destroyed.
+class MaskedThread : public internal::IdleThread {
  public:
-  MaskedThread() {
-    thread_ = std::thread([this] {
-      sigset_t all;
-      sigfillset(&all);
-      pthread_sigmask(SIG_BLOCK, &all, nullptr);
-      std::unique_lock<std::mutex> lock(mu_);
-      tid_ = StackCaptureTestTid();
-      cv_.notify_all();
-      cv_.wait(lock, [this] { return stop_; });
-    });
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return tid_ != 0; });
-  }
-  ~MaskedThread() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  pid_t tid() const { return tid_; }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  pid_t tid_ = 0;
-  bool stop_ = false;
-  std::thread thread_;
+  MaskedThread()
+      : IdleThread([] {
+          sigset_t all;
+          sigfillset(&all);
+          pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        }) {}
 };
 
 TEST(StackCaptureTest, ReportsThreadBlockingTheSignalWithoutWaiting) {

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/internal/idle_thread.h"
 #include "runtime/internal/proc_stat.h"
 
 namespace taskleak {
@@ -32,36 +33,12 @@ using ::testing::Not;
 pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 // A thread that names itself, reports its tid, and sleeps on a condition
-// variable until released.
-class ParkedThread {
+// variable until destroyed.
+class ParkedThread : public internal::IdleThread {
  public:
-  explicit ParkedThread(std::string name) {
-    thread_ = std::thread([this, name] {
-      pthread_setname_np(pthread_self(), name.c_str());
-      std::unique_lock<std::mutex> lock(mu_);
-      tid_ = CurrentTid();
-      cv_.notify_all();
-      cv_.wait(lock, [this] { return released_; });
-    });
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return tid_ != 0; });
-  }
-  ~ParkedThread() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      released_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  pid_t tid() const { return tid_; }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  pid_t tid_ = 0;
-  bool released_ = false;
-  std::thread thread_;
+  explicit ParkedThread(const std::string& name)
+      : IdleThread(
+            [name] { pthread_setname_np(pthread_self(), name.c_str()); }) {}
 };
 
 const ThreadInfo* FindTid(const std::vector<ThreadInfo>& threads, pid_t tid) {

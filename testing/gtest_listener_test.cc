@@ -3,8 +3,6 @@
 
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
+#include "testing/internal/test_files.h"
 
 namespace taskleak {
 namespace {
@@ -34,27 +33,12 @@ internal::ProcessResult RunSuite(std::vector<std::string> args,
   return result.ok() ? *result : internal::ProcessResult{};
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string TempDir() {
-  const char* tmp = getenv("TEST_TMPDIR");
-  std::string pattern = absl::StrCat(tmp ? tmp : "/tmp", "/reportsXXXXXX");
-  return mkdtemp(pattern.data());
-}
+std::string TempDir() { return internal::MakeTempDir("reports"); }
 
 // The line of leaky_suite.cc where the leaked threads are started.
 int ThreadStartLine() {
-  std::ifstream in("testing/testdata/leaky_suite.cc");
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find("// THREAD-START-LINE") != std::string::npos) return n;
-  }
-  return -1;
+  return internal::LineContaining("testing/testdata/leaky_suite.cc",
+                                  "// THREAD-START-LINE");
 }
 
 std::string Failed(const std::string& test) {
@@ -110,7 +94,7 @@ TEST(GoogleTestListenerTest, FailureIsInTheXmlOutput) {
       RunSuite({"--gtest_filter=Leaky.DetachedWorker:Clean.*",
                 "--gtest_output=xml:" + xml});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  const std::string text = ReadFile(xml);
+  const std::string text = internal::ReadFile(xml);
   EXPECT_THAT(text, HasSubstr("<failure message="));
   EXPECT_THAT(text, HasSubstr("still running after 300ms: leaky-worker"));
   EXPECT_THAT(text, HasSubstr("name=\"JoinsItsThread\""));
@@ -121,16 +105,17 @@ TEST(GoogleTestListenerTest, ReportFilesAndSummaryAreWritten) {
   internal::ProcessResult r = RunSuite(
       {"--gtest_filter=Leaky.*:Tasks.*", "--taskleak_report_dir=" + dir});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(ReadFile(dir + "/taskleak-Leaky.DetachedWorker.txt"),
+  EXPECT_THAT(internal::ReadFile(dir + "/taskleak-Leaky.DetachedWorker.txt"),
               HasSubstr("leaky-worker"));
-  EXPECT_THAT(ReadFile(dir + "/taskleak-Leaky.DetachedWorker.json"),
+  EXPECT_THAT(internal::ReadFile(dir + "/taskleak-Leaky.DetachedWorker.json"),
               HasSubstr("\"scope\":\"Leaky.DetachedWorker\""));
-  EXPECT_THAT(ReadFile(dir + "/taskleak-Tasks.NeverCancelledTimer.json"),
-              HasSubstr("\"kind\":\"timer\""));
-  const std::string summary = ReadFile(dir + "/taskleak-summary.txt");
+  EXPECT_THAT(
+      internal::ReadFile(dir + "/taskleak-Tasks.NeverCancelledTimer.json"),
+      HasSubstr("\"kind\":\"timer\""));
+  const std::string summary = internal::ReadFile(dir + "/taskleak-summary.txt");
   EXPECT_THAT(summary, HasSubstr("2 test(s) leaked"));
   EXPECT_THAT(summary, Not(HasSubstr("SkipsTheCheck")));
-  EXPECT_THAT(ReadFile(dir + "/taskleak-summary.json"),
+  EXPECT_THAT(internal::ReadFile(dir + "/taskleak-summary.json"),
               HasSubstr("\"test\":\"Leaky.DetachedWorker\""));
 }
 
@@ -139,7 +124,7 @@ TEST(GoogleTestListenerTest, UndeclaredOutputsDirIsTheDefault) {
   internal::ProcessResult r = RunSuite({"--gtest_filter=Leaky.DetachedWorker"},
                                        {"TEST_UNDECLARED_OUTPUTS_DIR=" + dir});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(ReadFile(dir + "/taskleak-Leaky.DetachedWorker.txt"),
+  EXPECT_THAT(internal::ReadFile(dir + "/taskleak-Leaky.DetachedWorker.txt"),
               HasSubstr("leaky-worker"));
 }
 

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,6 +18,7 @@
 #include "testing/flags.h"
 #include "testing/internal/junit_xml.h"
 #include "testing/internal/subprocess.h"
+#include "testing/internal/test_files.h"
 
 // Defined by ThreadSanitizer's runtime, under which the watchdog is off.
 extern "C" void __tsan_init() __attribute__((weak));
@@ -56,30 +55,11 @@ bool UnderThreadSanitizer() { return &__tsan_init != nullptr; }
 constexpr char kOffUnderTsan[] =
     "timeouts and signal dumps are off under ThreadSanitizer";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string TempDir() {
-  const char* tmp = getenv("TEST_TMPDIR");
-  std::string pattern = absl::StrCat(tmp ? tmp : "/tmp", "/watchdogXXXXXX");
-  return mkdtemp(pattern.data());
-}
+std::string TempDir() { return internal::MakeTempDir("watchdog"); }
 
 // "testing/testdata/hang_suite.cc:N" for the line holding `marker`.
 std::string Where(const std::string& marker) {
-  const std::string file = "testing/testdata/hang_suite.cc";
-  std::ifstream in(file);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find(marker) != std::string::npos)
-      return absl::StrCat(file, ":", n);
-  }
-  ADD_FAILURE() << "no " << marker << " in " << file;
-  return "?";
+  return internal::SourceLine("testing/testdata/hang_suite.cc", marker);
 }
 
 // The <testcase> element of `name`, up to its end.
@@ -127,12 +107,12 @@ TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
             HasSubstr("taskleak: ending the process with exit status 1"),
             Not(HasSubstr("[ RUN      ] HangTest.NeverRuns"))));
 
-  const std::string report =
-      ReadFile(dir + "/reports/taskleak-hang-HangTest.BlocksForever.txt");
+  const std::string report = internal::ReadFile(
+      dir + "/reports/taskleak-hang-HangTest.BlocksForever.txt");
   EXPECT_THAT(report, AllOf(HasSubstr("HangTest.BlocksForever timed out"),
                             HasSubstr(Where("HANG-LINE"))));
 
-  const std::string xml = ReadFile(dir + "/out.xml");
+  const std::string xml = internal::ReadFile(dir + "/out.xml");
   EXPECT_THAT(xml, AllOf(HasSubstr("<testsuites tests=\"3\" failures=\"1\" "
                                    "disabled=\"0\" skipped=\"1\""),
                          HasSubstr("</testsuites>\n")));
@@ -240,7 +220,7 @@ TEST(WatchdogTest, SigtermDumpsWritesXmlAndDiesBySigterm) {
                     HasSubstr("taskleak: dying by SIGTERM"),
                     Not(HasSubstr("still running after SIGTERM"))));
   // A directory in --gtest_output: the file is named after the binary.
-  const std::string xml = ReadFile(dir + "/hang_suite.xml");
+  const std::string xml = internal::ReadFile(dir + "/hang_suite.xml");
   EXPECT_THAT(TestCase(xml, "TermPrintsAndDies"),
               HasSubstr("<failure message=\"taskleak: ended by SIGTERM after"));
   EXPECT_THAT(TestCase(xml, "Finishes"), Not(HasSubstr("<failure")));
