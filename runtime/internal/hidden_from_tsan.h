@@ -70,8 +70,10 @@ class HiddenFromTsan {
     }
   }
 #else
-  HiddenFromTsan() = default;
-  ~HiddenFromTsan() = default;
+  // User-provided (not defaulted), so that an unused scope draws no
+  // -Wunused-variable warning.
+  HiddenFromTsan() {}
+  ~HiddenFromTsan() {}
 #endif
   HiddenFromTsan(const HiddenFromTsan&) = delete;
   HiddenFromTsan& operator=(const HiddenFromTsan&) = delete;
