@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "leakcheck/heap_leaks.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/race_reports.h"
 
 namespace taskleak {
@@ -64,11 +65,16 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
         races_(races),
         heap_(heap) {}
 
+  // Each callback hides itself from ThreadSanitizer
+  // (runtime/internal/hidden_from_tsan.h): taking the reports that racing
+  // threads left must not order those threads before this one.
   void OnTestProgramStart(const ::testing::UnitTest&) override {
+    HiddenFromTsan hidden;
     Outside("before the first test", /*heap=*/true);
   }
 
   void OnTestStart(const ::testing::TestInfo& test) override {
+    HiddenFromTsan hidden;
     skip_heap_check = false;
     // Only races: a heap check per test is enough, and a block leaked
     // between two tests is then charged to the next one.
@@ -79,6 +85,7 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
   }
 
   void OnTestEnd(const ::testing::TestInfo& test) override {
+    HiddenFromTsan hidden;
     const std::string name = TestName(test);
     previous_ = name;
     std::vector<std::string> failures;
@@ -104,6 +111,7 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
   }
 
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    HiddenFromTsan hidden;
     Outside("after the last test", /*heap=*/true);
     if (outside_.empty()) return;
     fprintf(stderr, "taskleak: %s%zu problem(s) outside any test:\n",
