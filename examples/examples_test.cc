@@ -2,6 +2,7 @@
 // report a developer needs: what leaked, where it is stuck (function and
 // file:line), who started it, and the GitHub annotation at that line.
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -19,12 +20,19 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+std::string OutputsDir() {
+  const char* dir = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  return dir != nullptr ? dir : taskleak::internal::MakeTempDir("examples");
+}
+
 ProcessResult RunExample(const std::string& binary,
                          std::vector<std::string> flags) {
   std::vector<std::string> argv = {binary, "--taskleak_grace=300ms"};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  absl::StatusOr<ProcessResult> result =
-      taskleak::internal::RunProcess(argv, {"GITHUB_ACTIONS=true"});
+  // The examples' reports land in this test's outputs (test.outputs).
+  absl::StatusOr<ProcessResult> result = taskleak::internal::RunProcess(
+      argv, {"GITHUB_ACTIONS=true",
+             absl::StrCat("TEST_UNDECLARED_OUTPUTS_DIR=", OutputsDir())});
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : ProcessResult{};
 }
@@ -52,6 +60,35 @@ TEST(ExamplesTest, PoolThatForgetsToJoin) {
             HasSubstr(started),
             HasSubstr(Annotation(started) + "thread \"resizer-")))
       << r.output;
+}
+
+// The pictures of the same report: the pprof profile decoded by protoc +
+// python3-protobuf, the flame graph's frame names.
+TEST(ExamplesTest, PoolThatForgetsToJoinPictures) {
+  ProcessResult r = RunExample("examples/forgetful_pool_test", {});
+  ASSERT_EQ(r.exit_code, 1) << r.output;
+  const std::string base =
+      absl::StrCat(OutputsDir(), "/taskleak-ForgetfulPoolTest.RunsJobs");
+  EXPECT_THAT(
+      taskleak::internal::ReadFile(base + "-threads.svg"),
+      AllOf(
+          HasSubstr("examples::ForgetfulPool::WorkerLoop(std::shared_ptr&lt;"),
+          HasSubstr("2 thread(s) left running by "
+                    "ForgetfulPoolTest.RunsJobs")));
+  absl::StatusOr<ProcessResult> decoded = taskleak::internal::RunProcess(
+      {"/usr/bin/python3", "runtime/testdata/decode_pprof.py",
+       base + "-threads.pb.gz"});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  if (decoded->exit_code == 3) GTEST_SKIP() << decoded->output;
+  ASSERT_EQ(decoded->exit_code, 0) << decoded->output;
+  // "2 threads like this" in the text: one sample of 2.
+  EXPECT_THAT(decoded->output,
+              AllOf(HasSubstr("sample 2 state=sleeping|thread=resizer-"),
+                    HasSubstr("test=ForgetfulPoolTest.RunsJobs"),
+                    HasSubstr("examples::ForgetfulPool::WorkerLoop(std::"
+                              "shared_ptr<examples::ForgetfulPool::State>) @ "
+                              "examples/forgetful_pool.cc:")))
+      << decoded->output;
 }
 
 TEST(ExamplesTest, DetachedTimer) {

@@ -18,6 +18,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr char kSuite[] = "testing/leaky_suite";
 
@@ -112,6 +113,20 @@ TEST(GoogleTestListenerTest, ReportFilesAndSummaryAreWritten) {
   EXPECT_THAT(
       internal::ReadFile(dir + "/taskleak-Tasks.NeverCancelledTimer.json"),
       HasSubstr("\"kind\":\"timer\""));
+  // Pictures of the leaked threads: a gzip pprof profile and a flame graph
+  // (decoded and rendered by runtime/pprof_profile_test, flame_graph_test).
+  EXPECT_THAT(
+      internal::ReadFile(dir + "/taskleak-Leaky.DetachedWorker-threads.pb.gz"),
+      StartsWith("\x1f\x8b"));
+  EXPECT_THAT(
+      internal::ReadFile(dir + "/taskleak-Leaky.DetachedWorker-threads.svg"),
+      AllOf(HasSubstr("<svg"),
+            HasSubstr("left running by Leaky.DetachedWorker"),
+            HasSubstr("leaky_suite.cc")));
+  // A test that leaked only tasks has no threads to draw.
+  EXPECT_EQ(internal::ReadFile(
+                dir + "/taskleak-Tasks.NeverCancelledTimer-threads.svg"),
+            "");
   const std::string summary = internal::ReadFile(dir + "/taskleak-summary.txt");
   EXPECT_THAT(summary, HasSubstr("2 test(s) leaked"));
   EXPECT_THAT(summary, Not(HasSubstr("SkipsTheCheck")));

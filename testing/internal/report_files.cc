@@ -10,14 +10,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "runtime/flame_graph.h"
 #include "runtime/internal/json_writer.h"
+#include "runtime/pprof_profile.h"
 
 namespace taskleak {
 namespace internal {
 namespace {
 
 absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
   out << text;
   out.close();
   if (!out) {
@@ -33,14 +36,6 @@ absl::Status MakeDir(const std::string& dir) {
         "cannot create the report directory ", dir, ": ", strerror(errno)));
   }
   return absl::OkStatus();
-}
-
-std::string SafeFileName(const std::string& name) {
-  std::string safe = name;
-  for (char& c : safe) {
-    if (c == '/' || c == ' ' || c == ':' || c == '\\') c = '_';
-  }
-  return safe;
 }
 
 // GitHub's workflow-command escaping.
@@ -77,6 +72,30 @@ std::string Annotation(const SymbolizedFrame& frame,
 
 }  // namespace
 
+std::string SafeFileName(const std::string& name) {
+  std::string safe = name;
+  for (char& c : safe) {
+    if (c == '/' || c == ' ' || c == ':' || c == '\\') c = '_';
+  }
+  return safe;
+}
+
+absl::Status WriteThreadPictures(const std::string& base,
+                                 absl::Span<const ThreadDump> threads,
+                                 const std::string& title,
+                                 const std::string& test) {
+  ThreadProfileOptions profile;
+  profile.test = test;
+  profile.taken_at = absl::Now();
+  absl::Status status =
+      WriteFile(base + "-threads.pb.gz", ThreadProfile(threads, profile));
+  FlameGraphOptions graph;
+  graph.title = title;
+  status.Update(
+      WriteFile(base + "-threads.svg", ThreadFlameGraph(threads, graph)));
+  return status;
+}
+
 std::string RepoRelativePath(const std::string& file) {
   absl::string_view path = file;
   const size_t execroot = path.find("/execroot/");
@@ -100,6 +119,13 @@ absl::StatusOr<std::string> WriteReportFiles(const std::string& dir,
   const std::string base = absl::StrCat(dir, "/taskleak-", SafeFileName(name));
   absl::Status status = WriteFile(base + ".txt", report.Text());
   if (status.ok()) status = WriteFile(base + ".json", report.Json());
+  if (status.ok() && !report.threads.empty()) {
+    status = WriteThreadPictures(
+        base, report.threads,
+        absl::StrCat(report.threads.size(), " thread(s) left running by ",
+                     report.scope),
+        report.scope);
+  }
   if (!status.ok()) return status;
   return base + ".txt";
 }

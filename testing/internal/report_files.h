@@ -8,16 +8,30 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "leakcheck/leak_report.h"
+#include "runtime/dump.h"
 
 namespace taskleak {
 namespace internal {
 
-// Writes DIR/taskleak-NAME.txt and .json (NAME made safe for a file name)
-// and returns the text file's path.
+// Writes DIR/taskleak-NAME.txt and .json (NAME made safe for a file name),
+// and for leaked threads the pictures of WriteThreadPictures, and returns
+// the text file's path.
 absl::StatusOr<std::string> WriteReportFiles(const std::string& dir,
                                              const std::string& name,
                                              const LeakReport& report);
+
+// Writes BASE-threads.pb.gz (runtime/pprof_profile.h) and BASE-threads.svg
+// (runtime/flame_graph.h) of `threads`; `test` labels the profile's samples
+// and `title` heads the flame graph.
+absl::Status WriteThreadPictures(const std::string& base,
+                                 absl::Span<const ThreadDump> threads,
+                                 const std::string& title,
+                                 const std::string& test);
+
+// `name` with the characters a file name cannot hold replaced by '_'.
+std::string SafeFileName(const std::string& name);
 
 // Writes DIR/taskleak-summary.txt and .json: one entry per leaking test.
 absl::Status WriteSummaryFiles(

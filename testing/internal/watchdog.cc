@@ -16,9 +16,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runtime/dump.h"
+#include "runtime/flame_graph.h"
 #include "runtime/internal/emergency_dump.h"
 #include "runtime/internal/write_all.h"
+#include "runtime/pprof_profile.h"
 #include "testing/internal/junit_xml.h"
+#include "testing/internal/report_files.h"
 
 namespace taskleak {
 namespace internal {
@@ -69,13 +72,6 @@ std::string Format(absl::Duration d) {
 
 std::string TestName(const ::testing::TestInfo& test) {
   return absl::StrCat(test.test_suite_name(), ".", test.name());
-}
-
-std::string SafeFileName(std::string name) {
-  for (char& c : name) {
-    if (c == '/' || c == ' ' || c == ':' || c == '\\') c = '_';
-  }
-  return name;
 }
 
 // write(2), not stdio: in the forked child another thread's copy of a
@@ -167,10 +163,25 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
   const std::string name =
       c.test == nullptr ? std::string("between-tests") : c.name;
   if (!w.options.report_dir.empty()) {
-    const std::string path = absl::StrCat(w.options.report_dir, "/taskleak-",
-                                          timeout ? "hang" : "sigterm", "-",
-                                          SafeFileName(name), ".txt");
-    const std::string error = WriteFile(path, text);
+    const std::string base =
+        absl::StrCat(w.options.report_dir, "/taskleak-",
+                     timeout ? "hang" : "sigterm", "-", SafeFileName(name));
+    const std::string path = base + ".txt";
+    std::string error = WriteFile(path, text);
+    // The pictures of the same threads (see report_files.h); written here
+    // with write(2), like the text.
+    ThreadProfileOptions profile;
+    profile.taken_at = dump.taken_at;
+    if (error.empty()) {
+      error = WriteFile(base + "-threads.pb.gz",
+                        ThreadProfile(dump.threads, profile));
+    }
+    FlameGraphOptions graph;
+    graph.title = absl::StrCat(dump.threads.size(), " threads when ", what);
+    if (error.empty()) {
+      error = WriteFile(base + "-threads.svg",
+                        ThreadFlameGraph(dump.threads, graph));
+    }
     absl::StrAppend(&trailer, "taskleak: ",
                     error.empty() ? absl::StrCat("report: ", path) : error,
                     "\n");

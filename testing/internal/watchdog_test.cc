@@ -29,6 +29,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr char kDeathTestWarning[] =
     "Death tests use fork(), which is unsafe particularly in a threaded "
@@ -111,6 +112,14 @@ TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
       dir + "/reports/taskleak-hang-HangTest.BlocksForever.txt");
   EXPECT_THAT(report, AllOf(HasSubstr("HangTest.BlocksForever timed out"),
                             HasSubstr(Where("HANG-LINE"))));
+  EXPECT_THAT(
+      internal::ReadFile(
+          dir + "/reports/taskleak-hang-HangTest.BlocksForever-threads.svg"),
+      AllOf(HasSubstr("<svg"), HasSubstr("WaitForever()")));
+  EXPECT_THAT(
+      internal::ReadFile(
+          dir + "/reports/taskleak-hang-HangTest.BlocksForever-threads.pb.gz"),
+      StartsWith("\x1f\x8b"));
 
   const std::string xml = internal::ReadFile(dir + "/out.xml");
   EXPECT_THAT(xml, AllOf(HasSubstr("<testsuites tests=\"3\" failures=\"1\" "
