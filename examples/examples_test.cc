@@ -37,10 +37,12 @@ ProcessResult RunExample(const std::string& binary,
   return result.ok() ? *result : ProcessResult{};
 }
 
-std::string Annotation(const std::string& where) {
+// The annotation at `where` ("file:line"), titled with the test and count.
+std::string Annotation(const std::string& where, const std::string& title) {
   const size_t colon = where.rfind(':');
   return absl::StrCat("::error file=", where.substr(0, colon),
-                      ",line=", where.substr(colon + 1), "::");
+                      ",line=", where.substr(colon + 1),
+                      ",title=taskleak%3A thread leak in ", title, "::");
 }
 
 TEST(ExamplesTest, PoolThatForgetsToJoin) {
@@ -58,7 +60,8 @@ TEST(ExamplesTest, PoolThatForgetsToJoin) {
             HasSubstr("examples::ForgetfulPool::WorkerLoop"), HasSubstr(stuck),
             HasSubstr("examples::ForgetfulPool::ForgetfulPool"),
             HasSubstr(started),
-            HasSubstr(Annotation(started) + "thread \"resizer-")))
+            HasSubstr(Annotation(started, "ForgetfulPoolTest.RunsJobs (2)") +
+                      "2 threads (\"resizer-")))
       << r.output;
 }
 
@@ -98,14 +101,15 @@ TEST(ExamplesTest, DetachedTimer) {
       SourceLine("examples/detached_timer.cc", "std::this_thread::sleep_for");
   const std::string started =
       SourceLine("examples/detached_timer.cc", "std::thread([delay");
-  EXPECT_THAT(r.output,
-              AllOf(HasSubstr("1 thread started by "
-                              "DetachedTimerTest.SchedulesARetry is still "
-                              "running after 300ms: retry-timer"),
-                    HasSubstr(stuck), HasSubstr("examples::RunAfter"),
-                    HasSubstr(started),
-                    HasSubstr(Annotation(started) +
-                              "thread \"retry-timer\" started here")))
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr("1 thread started by "
+                      "DetachedTimerTest.SchedulesARetry is still "
+                      "running after 300ms: retry-timer"),
+            HasSubstr(stuck), HasSubstr("examples::RunAfter"),
+            HasSubstr(started),
+            HasSubstr(Annotation(started, "DetachedTimerTest.SchedulesARetry") +
+                      "1 thread (\"retry-timer\") started here")))
       << r.output;
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "testing/internal/ci_findings.h"
 #include "testing/internal/report_files.h"
 #include "testing/internal/sanitizer_listener.h"
 #include "testing/internal/watchdog.h"
@@ -74,18 +75,17 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
   if (iteration_ > 0) absl::StrAppend(&name, ".", iteration_ + 1);
   leaks_.emplace_back(name, report.Summary());
   std::string message = report.Text();
+  std::string report_file;
   if (!options_.report_dir.empty()) {
     absl::StatusOr<std::string> path =
         internal::WriteReportFiles(options_.report_dir, name, report);
+    if (path.ok()) report_file = path->substr(path->rfind('/') + 1);
     absl::StrAppend(&message,
                     "report: ", path.ok() ? *path : path.status().ToString(),
                     "\n");
   }
-  if (options_.github_annotations) {
-    for (const std::string& line : internal::GithubAnnotations(report)) {
-      printf("%s\n", line.c_str());
-    }
-    fflush(stdout);
+  for (internal::Finding& f : internal::LeakFindings(report, report_file)) {
+    internal::RecordFinding(std::move(f));
   }
   if (options_.mode == GoogleTestLeakOptions::Mode::kFail) {
     ADD_FAILURE_AT(test.file(), test.line()) << "taskleak: " << message;
@@ -95,10 +95,14 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
 }
 
 void LeakCheckListener::OnTestProgramEnd(const ::testing::UnitTest&) {
-  if (options_.report_dir.empty() ||
-      options_.mode == GoogleTestLeakOptions::Mode::kOff) {
-    return;
-  }
+  if (options_.mode == GoogleTestLeakOptions::Mode::kOff) return;
+  // Leaks, races and heap leaks of every test, the most important first.
+  fflush(stdout);
+  const std::string error = internal::WriteCiFindings(
+      internal::RecordedFindings(), options_.github_annotations,
+      options_.report_dir);
+  if (!error.empty()) fprintf(stderr, "taskleak: %s", error.c_str());
+  if (options_.report_dir.empty()) return;
   absl::Status status =
       internal::WriteSummaryFiles(options_.report_dir, leaks_);
   if (!status.ok()) {
@@ -130,6 +134,7 @@ void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
   watchdog.test_timeout = options.test_timeout;
   watchdog.dump_on_signal = options.dump_on_signal;
   watchdog.report_dir = options.report_dir;
+  watchdog.github_annotations = options.github_annotations;
   watchdog.max_frames = options.check.dump.max_frames;
   internal::InstallWatchdog(watchdog).IgnoreError();
 }

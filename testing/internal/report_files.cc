@@ -8,7 +8,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "runtime/flame_graph.h"
@@ -36,38 +35,6 @@ absl::Status MakeDir(const std::string& dir) {
         "cannot create the report directory ", dir, ": ", strerror(errno)));
   }
   return absl::OkStatus();
-}
-
-// GitHub's workflow-command escaping.
-std::string EscapeData(absl::string_view s) {
-  return absl::StrReplaceAll(s, {{"%", "%25"}, {"\r", "%0D"}, {"\n", "%0A"}});
-}
-std::string EscapeProperty(absl::string_view s) {
-  return absl::StrReplaceAll(EscapeData(s), {{":", "%3A"}, {",", "%2C"}});
-}
-
-// The first frame that is the user's code: it has a relative source path
-// (system headers and libraries are absolute or unknown), and it is neither
-// the standard library nor taskleak.
-const SymbolizedFrame* UserFrame(const std::vector<SymbolizedFrame>& frames) {
-  for (const SymbolizedFrame& f : frames) {
-    const std::string file = RepoRelativePath(f.file);
-    if (file.empty() || file[0] == '/' || f.line <= 0) continue;
-    if (absl::StartsWith(f.function, "std::") ||
-        absl::StartsWith(f.function, "__") ||
-        absl::StartsWith(f.function, "taskleak::")) {
-      continue;
-    }
-    return &f;
-  }
-  return nullptr;
-}
-
-std::string Annotation(const SymbolizedFrame& frame,
-                       const std::string& message) {
-  return absl::StrCat(
-      "::error file=", EscapeProperty(RepoRelativePath(frame.file)),
-      ",line=", frame.line, "::", EscapeData(message));
 }
 
 }  // namespace
@@ -156,31 +123,6 @@ absl::Status WriteSummaryFiles(
     status = WriteFile(dir + "/taskleak-summary.json", json.str());
   }
   return status;
-}
-
-std::vector<std::string> GithubAnnotations(const LeakReport& report) {
-  std::vector<std::string> lines;
-  for (const ThreadDump& t : report.threads) {
-    if (t.created_by.empty()) continue;
-    const SymbolizedFrame* frame = UserFrame(t.created_by[0].stack);
-    if (frame == nullptr) continue;
-    std::string line = Annotation(
-        *frame, absl::StrCat("thread \"", t.info.name,
-                             "\" started here is still running after ",
-                             absl::FormatDuration(report.grace), " (",
-                             report.scope, ")"));
-    // Threads of one pool share the creation site: one line is enough.
-    if (lines.empty() || lines.back() != line) lines.push_back(line);
-  }
-  for (const TaskDump& task : report.tasks) {
-    const SymbolizedFrame* frame = UserFrame(task.creation_stack);
-    if (frame == nullptr) continue;
-    lines.push_back(Annotation(
-        *frame,
-        absl::StrCat(task.info.kind, " task \"", task.info.name,
-                     "\" registered here is still live (", report.scope, ")")));
-  }
-  return lines;
 }
 
 }  // namespace internal

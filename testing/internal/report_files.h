@@ -1,4 +1,4 @@
-// Report files on disk and GitHub Actions annotations for the listener.
+// Report files on disk for the listener and the watchdog.
 
 #ifndef TASKLEAK_TESTING_INTERNAL_REPORT_FILES_H_
 #define TASKLEAK_TESTING_INTERNAL_REPORT_FILES_H_
@@ -37,11 +37,6 @@ std::string SafeFileName(const std::string& name);
 absl::Status WriteSummaryFiles(
     const std::string& dir,
     const std::vector<std::pair<std::string, std::string>>& leaks);
-
-// "::error file=F,line=L::message" lines, one per group of leaked threads
-// (and per task with a creation stack), pointing at the first creation frame
-// in the user's own code: not the standard library, not taskleak.
-std::vector<std::string> GithubAnnotations(const LeakReport& report);
 
 // A source path as the repository sees it: Bazel's execution root and
 // /proc/self/cwd prefixes removed.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "leakcheck/heap_leaks.h"
 #include "runtime/race_reports.h"
+#include "testing/internal/ci_findings.h"
 
 namespace taskleak {
 namespace internal {
@@ -121,6 +122,7 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     RaceReports taken = TakeRaceReports();
     for (RaceReport& race : taken.reports) {
       TrimRunner(&race);
+      RecordFinding(RaceFinding(race, when));
       out->push_back(absl::StrCat(race.kind, " ", Preposition(when), when, ": ",
                                   race.Text(max_frames_)));
     }
@@ -144,6 +146,9 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     }
     if (report->clean()) return;
     for (HeapLeak& leak : report->leaks) TrimRunner(&leak.allocated_at);
+    for (Finding& f : HeapLeakFindings(*report, when)) {
+      RecordFinding(std::move(f));
+    }
     out->push_back(absl::StrCat("heap leak ", Preposition(when), when, ": ",
                                 report->Text(max_frames_)));
   }

@@ -20,6 +20,7 @@
 #include "runtime/internal/emergency_dump.h"
 #include "runtime/internal/write_all.h"
 #include "runtime/pprof_profile.h"
+#include "testing/internal/ci_findings.h"
 #include "testing/internal/junit_xml.h"
 #include "testing/internal/report_files.h"
 
@@ -185,6 +186,25 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
     absl::StrAppend(&trailer, "taskleak: ",
                     error.empty() ? absl::StrCat("report: ", path) : error,
                     "\n");
+  }
+  {
+    // The process ends here: the program's end will not write the CI
+    // findings; this copy has them all, and adds the hang.
+    Finding hang;
+    hang.kind = Finding::Kind::kHang;
+    hang.test = name;
+    hang.message = what;
+    if (!w.options.report_dir.empty()) {
+      hang.report_file = absl::StrCat("taskleak-", timeout ? "hang" : "sigterm",
+                                      "-", SafeFileName(name), ".txt");
+    }
+    for (const ThreadDump& t : dump.threads) {
+      if (t.info.id.tid == event.tid) LocateAtUserFrame(t.stack, &hang);
+    }
+    RecordFinding(std::move(hang));
+    absl::StrAppend(&trailer, WriteCiFindings(RecordedFindings(),
+                                              w.options.github_annotations,
+                                              w.options.report_dir));
   }
   if (!w.xml_path.empty()) {
     const ::testing::UnitTest& unit_test = *::testing::UnitTest::GetInstance();
