@@ -2,11 +2,15 @@
 // report a developer needs: what leaked, where it is stuck (function and
 // file:line), who started it, and the GitHub annotation at that line.
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
@@ -20,19 +24,26 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string OutputsDir() {
+// Where `binary`'s reports go: its own folder of this test's outputs
+// (test.outputs), as each test binary has under bazel test.
+std::string OutputsDir(const std::string& binary) {
   const char* dir = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
-  return dir != nullptr ? dir : taskleak::internal::MakeTempDir("examples");
+  const std::string outputs =
+      dir != nullptr ? dir : taskleak::internal::MakeTempDir("examples");
+  const std::string mine =
+      absl::StrCat(outputs, "/", binary.substr(binary.rfind('/') + 1));
+  mkdir(mine.c_str(), 0755);
+  return mine;
 }
 
 ProcessResult RunExample(const std::string& binary,
                          std::vector<std::string> flags) {
   std::vector<std::string> argv = {binary, "--taskleak_grace=300ms"};
   argv.insert(argv.end(), flags.begin(), flags.end());
-  // The examples' reports land in this test's outputs (test.outputs).
+  // Reports, pictures and the timeline land in this test's outputs.
   absl::StatusOr<ProcessResult> result = taskleak::internal::RunProcess(
-      argv, {"GITHUB_ACTIONS=true",
-             absl::StrCat("TEST_UNDECLARED_OUTPUTS_DIR=", OutputsDir())});
+      argv, {"GITHUB_ACTIONS=true", "TASKLEAK_TIMELINE=1",
+             absl::StrCat("TEST_UNDECLARED_OUTPUTS_DIR=", OutputsDir(binary))});
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : ProcessResult{};
 }
@@ -70,8 +81,8 @@ TEST(ExamplesTest, PoolThatForgetsToJoin) {
 TEST(ExamplesTest, PoolThatForgetsToJoinPictures) {
   ProcessResult r = RunExample("examples/forgetful_pool_test", {});
   ASSERT_EQ(r.exit_code, 1) << r.output;
-  const std::string base =
-      absl::StrCat(OutputsDir(), "/taskleak-ForgetfulPoolTest.RunsJobs");
+  const std::string dir = OutputsDir("forgetful_pool_test");
+  const std::string base = dir + "/taskleak-ForgetfulPoolTest.RunsJobs";
   EXPECT_THAT(
       taskleak::internal::ReadFile(base + "-threads.svg"),
       AllOf(
@@ -92,6 +103,31 @@ TEST(ExamplesTest, PoolThatForgetsToJoinPictures) {
                               "shared_ptr<examples::ForgetfulPool::State>) @ "
                               "examples/forgetful_pool.cc:")))
       << decoded->output;
+  // The timeline, validated by python's json module: the leaked workers'
+  // slices run past the end of the test that started them.
+  absl::StatusOr<ProcessResult> timeline = taskleak::internal::RunProcess(
+      {"/usr/bin/python3", "runtime/testdata/check_timeline.py",
+       dir + "/taskleak-timeline.json"});
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  ASSERT_EQ(timeline->exit_code, 0) << timeline->output;
+  int64_t test_end = -1, resizer_end = -1;
+  for (absl::string_view line : absl::StrSplit(timeline->output, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    int64_t ts = 0, dur = 0;
+    if (f.size() >= 4 && f[0] == "test" &&
+        f[1] == "ForgetfulPoolTest.RunsJobs" && absl::SimpleAtoi(f[2], &ts) &&
+        absl::SimpleAtoi(f[3], &dur)) {
+      test_end = ts + dur;
+    }
+    if (f.size() >= 7 && f[0] == "thread" && f[1] == "resizer-0" &&
+        absl::SimpleAtoi(f[3], &ts) && absl::SimpleAtoi(f[4], &dur)) {
+      resizer_end = ts + dur;
+      EXPECT_EQ(f[5], "created_in_test=ForgetfulPoolTest.RunsJobs") << line;
+      EXPECT_EQ(f[6], "still_running=True") << line;
+    }
+  }
+  ASSERT_GE(test_end, 0) << timeline->output;
+  EXPECT_GT(resizer_end, test_end) << timeline->output;
 }
 
 TEST(ExamplesTest, DetachedTimer) {

@@ -1,11 +1,15 @@
 #include "testing/gtest_listener.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/timeline.h"
 #include "testing/internal/ci_findings.h"
 #include "testing/internal/report_files.h"
 #include "testing/internal/sanitizer_listener.h"
@@ -32,6 +36,7 @@ void LeakCheckListener::OnTestIterationStart(const ::testing::UnitTest&,
 }
 
 void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
+  BeginTimelineScope(TestName(test));
   internal::WatchdogTestStarted(test);
   ThisTest::Reset();
   snapshot_.reset();
@@ -47,6 +52,7 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
 }
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
+  EndTimelineScope();  // before the grace period: it is not the test's time
   internal::WatchdogTestEnded(test);
   if (!snapshot_.has_value()) return;
   LeakCheckOptions check = options_.check;
@@ -95,6 +101,7 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
 }
 
 void LeakCheckListener::OnTestProgramEnd(const ::testing::UnitTest&) {
+  if (options_.timeline) WriteTimeline();
   if (options_.mode == GoogleTestLeakOptions::Mode::kOff) return;
   // Leaks, races and heap leaks of every test, the most important first.
   fflush(stdout);
@@ -107,6 +114,24 @@ void LeakCheckListener::OnTestProgramEnd(const ::testing::UnitTest&) {
       internal::WriteSummaryFiles(options_.report_dir, leaks_);
   if (!status.ok()) {
     fprintf(stderr, "taskleak: %s\n", std::string(status.message()).c_str());
+  }
+}
+
+void LeakCheckListener::WriteTimeline() const {
+  const std::string path =
+      absl::StrCat(options_.report_dir.empty() ? "." : options_.report_dir,
+                   "/taskleak-timeline.json");
+  const std::string json = TimelineJson();
+  FILE* f = fopen(path.c_str(), "w");
+  bool written =
+      f != nullptr && fwrite(json.data(), 1, json.size(), f) == json.size();
+  if (f != nullptr) written = fclose(f) == 0 && written;
+  if (written) {
+    fprintf(stderr, "taskleak: timeline: %s (open in ui.perfetto.dev)\n",
+            path.c_str());
+  } else {
+    fprintf(stderr, "taskleak: cannot write the timeline %s: %s\n",
+            path.c_str(), strerror(errno));
   }
 }
 
@@ -128,6 +153,8 @@ void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
           internal::MakeSanitizerListener(options)) {
     listeners.Append(sanitizer.release());
   }
+  // Before any test: threads that end from now on are drawn.
+  if (options.timeline) StartTimeline();
   listeners.Append(new LeakCheckListener(options));
   // Test timeouts and dumps on SIGTERM/SIGQUIT; it prints its own errors.
   internal::WatchdogOptions watchdog;

@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/libunwind.h"
 #include "runtime/internal/static_init_tracker.h"
 
@@ -241,10 +242,17 @@ void Unregister(const ThreadOrigin* origin) {
 // run after the start routine returns, after pthread_exit and after
 // cancellation alike; this one was constructed first in the thread, so it
 // runs last and the record stays visible to the others.
+std::atomic<ThreadEndObserver> g_end_observer{nullptr};
+
 class ExitHook {
  public:
   ~ExitHook() {
-    if (origin != nullptr) Unregister(origin.get());
+    if (origin == nullptr) return;
+    {
+      HiddenFromTsan hidden;  // the observer's bookkeeping is ours
+      if (ThreadEndObserver observe = g_end_observer.load()) observe(*origin);
+    }
+    Unregister(origin.get());
   }
   std::shared_ptr<const ThreadOrigin> origin;
 };
@@ -424,6 +432,10 @@ std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid) {
 
 uint64_t InterposedCreateCalls() {
   return g_create_calls.load(std::memory_order_seq_cst);
+}
+
+void SetThreadEndObserver(ThreadEndObserver observer) {
+  g_end_observer.store(observer);
 }
 
 uint64_t InterposedThreadStarts() {
