@@ -166,7 +166,10 @@ bool TimelineStarted() { return T().started.load(); }
 
 void BeginTimelineScope(absl::string_view name) {
   CloseScopeThen([&](std::vector<Scope>& scopes, absl::Time now) {
-    scopes.push_back(Scope{std::string(name), now});
+    // Bounded like the threads (a --gtest_repeat run can be long).
+    if (scopes.size() < kMaxTimelineThreads) {
+      scopes.push_back(Scope{std::string(name), now});
+    }
   });
 }
 

@@ -17,7 +17,11 @@
 // (hidden from ThreadSanitizer; no thread of our own). Threads that ended
 // before StartTimeline, or were not created through pthread_create, appear
 // only if still alive at the end, from their start time.
-// Cost: see bench/timeline_benchmark.cc and the figures in its header.
+// Cost (//runtime:timeline_benchmark, -c opt, 2 shared cores, medians of
+// 10): a thread's start and end take about 4 us more CPU with the timeline
+// on (35.7 us against 31.7 us), plus a copy of its creation stack kept
+// (about 0.1-0.6 KiB per ended thread); a test's begin and end together
+// take about 0.1 us of CPU. Off, the interposer checks one null pointer.
 
 #ifndef TASKLEAK_RUNTIME_TIMELINE_H_
 #define TASKLEAK_RUNTIME_TIMELINE_H_
@@ -45,7 +49,8 @@ void EndTimelineScope();
 // stack). Thread-safe; not async-signal-safe.
 std::string TimelineJson();
 
-// Ended threads kept; later ends are counted, not kept.
+// Ended threads kept, and scopes kept; later ones are counted (threads) or
+// left out (scopes).
 inline constexpr int kMaxTimelineThreads = 100000;
 
 }  // namespace taskleak
