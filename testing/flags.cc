@@ -145,6 +145,17 @@ absl::Status SetDumpOnSignal(absl::string_view value, Options* o) {
   return absl::OkStatus();
 }
 
+absl::Status SetTimeline(absl::string_view value, Options* o) {
+  if (value == "" || value == "true" || value == "1") {
+    o->timeline = true;
+  } else if (value == "false" || value == "0") {
+    o->timeline = false;
+  } else {
+    return Bad("timeline", value, "expected true or false");
+  }
+  return absl::OkStatus();
+}
+
 struct Flag {
   const char* name;
   const char* value_help;
@@ -189,6 +200,10 @@ const std::vector<Flag>& Flags() {
        "dump every thread on SIGTERM (then die) and SIGQUIT (then go on)\n"
        "      (default true)",
        SetDumpOnSignal, false, true},
+      {"timeline", "",
+       "write taskleak-timeline.json (tests, threads, tasks) to the report\n"
+       "      directory, for ui.perfetto.dev or chrome://tracing",
+       SetTimeline, false, true},
   };
   return *flags;
 }

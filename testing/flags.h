@@ -52,6 +52,8 @@ struct GoogleTestLeakOptions {
   absl::Duration test_timeout = absl::ZeroDuration();
   // On SIGTERM and SIGQUIT, print every thread's stack and the running test.
   bool dump_on_signal = true;
+  // Write report_dir/taskleak-timeline.json (runtime/timeline.h) at the end.
+  bool timeline = false;
 };
 
 // Reads TASKLEAK_* variables, then removes every --taskleak_* flag from

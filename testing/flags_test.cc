@@ -164,4 +164,25 @@ TEST_F(FlagsTest, HelpNamesEveryFlag) {
 }
 
 }  // namespace
+TEST_F(FlagsTest, TimelineFlagAndEnvironmentTwin) {
+  unsetenv("TASKLEAK_TIMELINE");
+  absl::StatusOr<GoogleTestLeakOptions> off = Parse({}, nullptr);
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->timeline);
+  absl::StatusOr<GoogleTestLeakOptions> on =
+      Parse({"--taskleak_timeline"}, nullptr);
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->timeline);
+  setenv("TASKLEAK_TIMELINE", "1", 1);
+  absl::StatusOr<GoogleTestLeakOptions> env = Parse({}, nullptr);
+  absl::StatusOr<GoogleTestLeakOptions> bad =
+      Parse({"--taskleak_timeline=maybe"}, nullptr);
+  unsetenv("TASKLEAK_TIMELINE");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_TRUE(env->timeline);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("--taskleak_timeline=maybe: expected true or false"));
+}
+
 }  // namespace taskleak

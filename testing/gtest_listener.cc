@@ -1,5 +1,8 @@
 #include "testing/gtest_listener.h"
 
+#include <errno.h>
+#include <string.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -8,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/thread_origin.h"
+#include "runtime/timeline.h"
+#include "testing/internal/ci_findings.h"
 #include "testing/internal/report_files.h"
 #include "testing/internal/sanitizer_listener.h"
 #include "testing/internal/watchdog.h"
@@ -36,6 +41,7 @@ void LeakCheckListener::OnTestIterationStart(const ::testing::UnitTest&,
 // (runtime/internal/hidden_from_tsan.h) so that it orders no user threads.
 void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
   internal::HiddenFromTsan hidden;
+  BeginTimelineScope(TestName(test));
   internal::WatchdogTestStarted(test);
   ThisTest::Reset();
   snapshot_.reset();
@@ -52,6 +58,7 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
   internal::HiddenFromTsan hidden;
+  EndTimelineScope();  // before the grace period: it is not the test's time
   internal::WatchdogTestEnded(test);
   if (!snapshot_.has_value()) return;
   LeakCheckOptions check = options_.check;
@@ -80,18 +87,17 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
   if (iteration_ > 0) absl::StrAppend(&name, ".", iteration_ + 1);
   leaks_.emplace_back(name, report.Summary());
   std::string message = report.Text();
+  std::string report_file;
   if (!options_.report_dir.empty()) {
     absl::StatusOr<std::string> path =
         internal::WriteReportFiles(options_.report_dir, name, report);
+    if (path.ok()) report_file = path->substr(path->rfind('/') + 1);
     absl::StrAppend(&message,
                     "report: ", path.ok() ? *path : path.status().ToString(),
                     "\n");
   }
-  if (options_.github_annotations) {
-    for (const std::string& line : internal::GithubAnnotations(report)) {
-      printf("%s\n", line.c_str());
-    }
-    fflush(stdout);
+  for (internal::Finding& f : internal::LeakFindings(report, report_file)) {
+    internal::RecordFinding(std::move(f));
   }
   if (options_.mode == GoogleTestLeakOptions::Mode::kFail) {
     ADD_FAILURE_AT(test.file(), test.line()) << "taskleak: " << message;
@@ -101,14 +107,37 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
 }
 
 void LeakCheckListener::OnTestProgramEnd(const ::testing::UnitTest&) {
-  if (options_.report_dir.empty() ||
-      options_.mode == GoogleTestLeakOptions::Mode::kOff) {
-    return;
-  }
+  if (options_.timeline) WriteTimeline();
+  if (options_.mode == GoogleTestLeakOptions::Mode::kOff) return;
+  // Leaks, races and heap leaks of every test, the most important first.
+  fflush(stdout);
+  const std::string error = internal::WriteCiFindings(
+      internal::RecordedFindings(), options_.github_annotations,
+      options_.report_dir);
+  if (!error.empty()) fprintf(stderr, "taskleak: %s", error.c_str());
+  if (options_.report_dir.empty()) return;
   absl::Status status =
       internal::WriteSummaryFiles(options_.report_dir, leaks_);
   if (!status.ok()) {
     fprintf(stderr, "taskleak: %s\n", std::string(status.message()).c_str());
+  }
+}
+
+void LeakCheckListener::WriteTimeline() const {
+  const std::string path =
+      absl::StrCat(options_.report_dir.empty() ? "." : options_.report_dir,
+                   "/taskleak-timeline.json");
+  const std::string json = TimelineJson();
+  FILE* f = fopen(path.c_str(), "w");
+  bool written =
+      f != nullptr && fwrite(json.data(), 1, json.size(), f) == json.size();
+  if (f != nullptr) written = fclose(f) == 0 && written;
+  if (written) {
+    fprintf(stderr, "taskleak: timeline: %s (open in ui.perfetto.dev)\n",
+            path.c_str());
+  } else {
+    fprintf(stderr, "taskleak: cannot write the timeline %s: %s\n",
+            path.c_str(), strerror(errno));
   }
 }
 
@@ -133,12 +162,15 @@ void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
           internal::MakeSanitizerListener(options)) {
     listeners.Append(sanitizer.release());
   }
+  // Before any test: threads that end from now on are drawn.
+  if (options.timeline) StartTimeline();
   listeners.Append(new LeakCheckListener(options));
   // Test timeouts and dumps on SIGTERM/SIGQUIT; it prints its own errors.
   internal::WatchdogOptions watchdog;
   watchdog.test_timeout = options.test_timeout;
   watchdog.dump_on_signal = options.dump_on_signal;
   watchdog.report_dir = options.report_dir;
+  watchdog.github_annotations = options.github_annotations;
   watchdog.max_frames = options.check.dump.max_frames;
   internal::InstallWatchdog(watchdog).IgnoreError();  // Hidden inside.
 }

@@ -46,6 +46,8 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
 
  private:
   void Report(const ::testing::TestInfo& test, const LeakReport& report);
+  // report_dir/taskleak-timeline.json (runtime/timeline.h).
+  void WriteTimeline() const;
 
   GoogleTestLeakOptions options_;
   std::optional<LeakSnapshot> snapshot_;

@@ -3,10 +3,13 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/internal/subprocess.h"
@@ -18,6 +21,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr char kSuite[] = "testing/leaky_suite";
 
@@ -112,6 +116,20 @@ TEST(GoogleTestListenerTest, ReportFilesAndSummaryAreWritten) {
   EXPECT_THAT(
       internal::ReadFile(dir + "/taskleak-Tasks.NeverCancelledTimer.json"),
       HasSubstr("\"kind\":\"timer\""));
+  // Pictures of the leaked threads: a gzip pprof profile and a flame graph
+  // (decoded and rendered by runtime/pprof_profile_test, flame_graph_test).
+  EXPECT_THAT(
+      internal::ReadFile(dir + "/taskleak-Leaky.DetachedWorker-threads.pb.gz"),
+      StartsWith("\x1f\x8b"));
+  EXPECT_THAT(
+      internal::ReadFile(dir + "/taskleak-Leaky.DetachedWorker-threads.svg"),
+      AllOf(HasSubstr("<svg"),
+            HasSubstr("left running by Leaky.DetachedWorker"),
+            HasSubstr("leaky_suite.cc")));
+  // A test that leaked only tasks has no threads to draw.
+  EXPECT_EQ(internal::ReadFile(
+                dir + "/taskleak-Tasks.NeverCancelledTimer-threads.svg"),
+            "");
   const std::string summary = internal::ReadFile(dir + "/taskleak-summary.txt");
   EXPECT_THAT(summary, HasSubstr("2 test(s) leaked"));
   EXPECT_THAT(summary, Not(HasSubstr("SkipsTheCheck")));
@@ -134,11 +152,69 @@ TEST(GoogleTestListenerTest, GithubAnnotationPointsAtTheCreationSite) {
   EXPECT_THAT(r.output,
               HasSubstr(absl::StrCat(
                   "::error file=testing/testdata/leaky_suite.cc,line=",
-                  ThreadStartLine(), "::thread \"leaky-worker\" started here")))
+                  ThreadStartLine(),
+                  ",title=taskleak%3A thread leak in Leaky.DetachedWorker::1 "
+                  "thread (\"leaky-worker\") started here")))
       << r.output;
   internal::ProcessResult quiet = RunSuite(
       {"--gtest_filter=Leaky.DetachedWorker"}, {"GITHUB_ACTIONS=false"});
   EXPECT_THAT(quiet.output, Not(HasSubstr("::error")));
+}
+
+// The job summary and annotations as the composite action produces them:
+// the binary writes its table (to its outputs and to $GITHUB_STEP_SUMMARY
+// when set), and the action's ci/github-action/summarize.sh gathers the
+// tables of every test's outputs into the job summary.
+TEST(GoogleTestListenerTest, GithubActionSummaryAndAnnotations) {
+  const std::string dir = TempDir();
+  const std::string outputs = dir + "/testlogs/leaky/test.outputs";
+  ASSERT_EQ(system(absl::StrCat("mkdir -p ", outputs).c_str()), 0);
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=Leaky.*:Tasks.*:Numbers/*"},
+               {"GITHUB_ACTIONS=true", "TEST_TARGET=//testing:leaky_suite",
+                "TEST_UNDECLARED_OUTPUTS_DIR=" + outputs,
+                "GITHUB_STEP_SUMMARY=" + dir + "/direct.md"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  // One annotation per group, after the tests, the threads first.
+  std::vector<std::string> errors;
+  for (absl::string_view line : absl::StrSplit(r.output, '\n')) {
+    if (absl::StartsWith(line, "::error ")) errors.emplace_back(line);
+  }
+  ASSERT_EQ(errors.size(), 3u) << r.output;
+  EXPECT_THAT(errors[0], HasSubstr("thread leak in Leaky.DetachedWorker::"));
+  EXPECT_THAT(errors[1],
+              HasSubstr("thread leak in Numbers/LeakOnOdd.Worker/1"));
+  EXPECT_THAT(errors[2], HasSubstr("task leak in Tasks.NeverCancelledTimer"));
+  const std::string row = absl::StrCat(
+      "| Leaky.DetachedWorker | thread leak | "
+      "`testing/testdata/leaky_suite.cc:",
+      ThreadStartLine(), "` | 1 | `taskleak-Leaky.DetachedWorker.txt` |");
+  const std::string table =
+      internal::ReadFile(outputs + "/taskleak-summary.md");
+  EXPECT_THAT(table,
+              AllOf(StartsWith("### taskleak: 3 findings in "
+                               "`//testing:leaky_suite`"),
+                    HasSubstr(row),
+                    HasSubstr("| Tasks.NeverCancelledTimer | task leak")));
+  EXPECT_EQ(internal::ReadFile(dir + "/direct.md"), table);
+
+  absl::StatusOr<internal::ProcessResult> action = internal::RunProcess(
+      {"/bin/bash", "ci/github-action/summarize.sh", dir + "/testlogs"},
+      {"GITHUB_ACTIONS=true", "GITHUB_STEP_SUMMARY=" + dir + "/step.md"});
+  ASSERT_TRUE(action.ok()) << action.status();
+  EXPECT_EQ(action->exit_code, 0) << action->output;
+  EXPECT_THAT(action->output,
+              HasSubstr("::notice title=taskleak::3 finding(s) in 1 test "
+                        "binary(ies); 4 profile/flame graph/timeline file(s)"));
+  const std::string step = internal::ReadFile(dir + "/step.md");
+  EXPECT_THAT(step, AllOf(StartsWith(table), HasSubstr("go tool pprof")));
+  EXPECT_LT(step.size(), 1024u * 1024);
+
+  absl::StatusOr<internal::ProcessResult> bad = internal::RunProcess(
+      {"/bin/bash", "ci/github-action/summarize.sh", dir + "/missing"});
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->exit_code, 2);
+  EXPECT_THAT(bad->output, HasSubstr("no report directory"));
 }
 
 TEST(GoogleTestListenerTest, RepeatBlamesEachIteration) {

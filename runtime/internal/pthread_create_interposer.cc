@@ -249,6 +249,8 @@ void Unregister(const ThreadOrigin* origin) {
   }
 }
 
+std::atomic<ThreadEndObserver> g_end_observer{nullptr};
+
 // Removes the thread's record as the thread ends. thread_local destructors
 // run after the start routine returns, after pthread_exit and after
 // cancellation alike; this one was constructed first in the thread, so it
@@ -256,8 +258,10 @@ void Unregister(const ThreadOrigin* origin) {
 class ExitHook {
  public:
   ~ExitHook() {
-    HiddenFromTsan hidden;
-    if (origin != nullptr) Unregister(origin.get());
+    if (origin == nullptr) return;
+    HiddenFromTsan hidden;  // The observer's bookkeeping is ours too.
+    if (ThreadEndObserver observe = g_end_observer.load()) observe(*origin);
+    Unregister(origin.get());
     origin = nullptr;  // Its last reference may drop here, hidden too.
   }
   std::shared_ptr<const ThreadOrigin> origin;
@@ -490,6 +494,10 @@ std::vector<pid_t> ThreadsCreatedAfter(uint64_t create_calls) {
 uint64_t InterposedCreateCalls() {
   HiddenFromTsan hidden;
   return g_create_calls.load(std::memory_order_seq_cst);
+}
+
+void SetThreadEndObserver(ThreadEndObserver observer) {
+  g_end_observer.store(observer);
 }
 
 uint64_t InterposedThreadStarts() {

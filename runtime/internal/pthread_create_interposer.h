@@ -31,6 +31,13 @@ uint64_t InterposedThreadStarts();
 // before the call is forwarded. Thread-safe.
 uint64_t InterposedCreateCalls();
 
+// Called on each recorded thread as it ends (after its start routine
+// returned, pthread_exit or cancellation), inside a HiddenFromTsan scope,
+// before its record is dropped. Null: nothing is called. The observer must
+// not block. Thread-safe.
+using ThreadEndObserver = void (*)(const ThreadOrigin& origin);
+void SetThreadEndObserver(ThreadEndObserver observer);
+
 enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
 
 // Starts and joins one thread through the pthread_create that the dynamic

@@ -8,16 +8,18 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "runtime/flame_graph.h"
 #include "runtime/internal/json_writer.h"
+#include "runtime/pprof_profile.h"
 
 namespace taskleak {
 namespace internal {
 namespace {
 
 absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
   out << text;
   out.close();
   if (!out) {
@@ -35,6 +37,8 @@ absl::Status MakeDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
 std::string SafeFileName(const std::string& name) {
   std::string safe = name;
   for (char& c : safe) {
@@ -43,39 +47,21 @@ std::string SafeFileName(const std::string& name) {
   return safe;
 }
 
-// GitHub's workflow-command escaping.
-std::string EscapeData(absl::string_view s) {
-  return absl::StrReplaceAll(s, {{"%", "%25"}, {"\r", "%0D"}, {"\n", "%0A"}});
+absl::Status WriteThreadPictures(const std::string& base,
+                                 absl::Span<const ThreadDump> threads,
+                                 const std::string& title,
+                                 const std::string& test) {
+  ThreadProfileOptions profile;
+  profile.test = test;
+  profile.taken_at = absl::Now();
+  absl::Status status =
+      WriteFile(base + "-threads.pb.gz", ThreadProfile(threads, profile));
+  FlameGraphOptions graph;
+  graph.title = title;
+  status.Update(
+      WriteFile(base + "-threads.svg", ThreadFlameGraph(threads, graph)));
+  return status;
 }
-std::string EscapeProperty(absl::string_view s) {
-  return absl::StrReplaceAll(EscapeData(s), {{":", "%3A"}, {",", "%2C"}});
-}
-
-// The first frame that is the user's code: it has a relative source path
-// (system headers and libraries are absolute or unknown), and it is neither
-// the standard library nor taskleak.
-const SymbolizedFrame* UserFrame(const std::vector<SymbolizedFrame>& frames) {
-  for (const SymbolizedFrame& f : frames) {
-    const std::string file = RepoRelativePath(f.file);
-    if (file.empty() || file[0] == '/' || f.line <= 0) continue;
-    if (absl::StartsWith(f.function, "std::") ||
-        absl::StartsWith(f.function, "__") ||
-        absl::StartsWith(f.function, "taskleak::")) {
-      continue;
-    }
-    return &f;
-  }
-  return nullptr;
-}
-
-std::string Annotation(const SymbolizedFrame& frame,
-                       const std::string& message) {
-  return absl::StrCat(
-      "::error file=", EscapeProperty(RepoRelativePath(frame.file)),
-      ",line=", frame.line, "::", EscapeData(message));
-}
-
-}  // namespace
 
 std::string RepoRelativePath(const std::string& file) {
   absl::string_view path = file;
@@ -100,6 +86,13 @@ absl::StatusOr<std::string> WriteReportFiles(const std::string& dir,
   const std::string base = absl::StrCat(dir, "/taskleak-", SafeFileName(name));
   absl::Status status = WriteFile(base + ".txt", report.Text());
   if (status.ok()) status = WriteFile(base + ".json", report.Json());
+  if (status.ok() && !report.threads.empty()) {
+    status = WriteThreadPictures(
+        base, report.threads,
+        absl::StrCat(report.threads.size(), " thread(s) left running by ",
+                     report.scope),
+        report.scope);
+  }
   if (!status.ok()) return status;
   return base + ".txt";
 }
@@ -130,31 +123,6 @@ absl::Status WriteSummaryFiles(
     status = WriteFile(dir + "/taskleak-summary.json", json.str());
   }
   return status;
-}
-
-std::vector<std::string> GithubAnnotations(const LeakReport& report) {
-  std::vector<std::string> lines;
-  for (const ThreadDump& t : report.threads) {
-    if (t.created_by.empty()) continue;
-    const SymbolizedFrame* frame = UserFrame(t.created_by[0].stack);
-    if (frame == nullptr) continue;
-    std::string line = Annotation(
-        *frame, absl::StrCat("thread \"", t.info.name,
-                             "\" started here is still running after ",
-                             absl::FormatDuration(report.grace), " (",
-                             report.scope, ")"));
-    // Threads of one pool share the creation site: one line is enough.
-    if (lines.empty() || lines.back() != line) lines.push_back(line);
-  }
-  for (const TaskDump& task : report.tasks) {
-    const SymbolizedFrame* frame = UserFrame(task.creation_stack);
-    if (frame == nullptr) continue;
-    lines.push_back(Annotation(
-        *frame,
-        absl::StrCat(task.info.kind, " task \"", task.info.name,
-                     "\" registered here is still live (", report.scope, ")")));
-  }
-  return lines;
 }
 
 }  // namespace internal

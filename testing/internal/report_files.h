@@ -1,4 +1,4 @@
-// Report files on disk and GitHub Actions annotations for the listener.
+// Report files on disk for the listener and the watchdog.
 
 #ifndef TASKLEAK_TESTING_INTERNAL_REPORT_FILES_H_
 #define TASKLEAK_TESTING_INTERNAL_REPORT_FILES_H_
@@ -8,26 +8,35 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "leakcheck/leak_report.h"
+#include "runtime/dump.h"
 
 namespace taskleak {
 namespace internal {
 
-// Writes DIR/taskleak-NAME.txt and .json (NAME made safe for a file name)
-// and returns the text file's path.
+// Writes DIR/taskleak-NAME.txt and .json (NAME made safe for a file name),
+// and for leaked threads the pictures of WriteThreadPictures, and returns
+// the text file's path.
 absl::StatusOr<std::string> WriteReportFiles(const std::string& dir,
                                              const std::string& name,
                                              const LeakReport& report);
+
+// Writes BASE-threads.pb.gz (runtime/pprof_profile.h) and BASE-threads.svg
+// (runtime/flame_graph.h) of `threads`; `test` labels the profile's samples
+// and `title` heads the flame graph.
+absl::Status WriteThreadPictures(const std::string& base,
+                                 absl::Span<const ThreadDump> threads,
+                                 const std::string& title,
+                                 const std::string& test);
+
+// `name` with the characters a file name cannot hold replaced by '_'.
+std::string SafeFileName(const std::string& name);
 
 // Writes DIR/taskleak-summary.txt and .json: one entry per leaking test.
 absl::Status WriteSummaryFiles(
     const std::string& dir,
     const std::vector<std::pair<std::string, std::string>>& leaks);
-
-// "::error file=F,line=L::message" lines, one per group of leaked threads
-// (and per task with a creation stack), pointing at the first creation frame
-// in the user's own code: not the standard library, not taskleak.
-std::vector<std::string> GithubAnnotations(const LeakReport& report);
 
 // A source path as the repository sees it: Bazel's execution root and
 // /proc/self/cwd prefixes removed.

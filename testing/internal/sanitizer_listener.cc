@@ -13,6 +13,7 @@
 #include "leakcheck/heap_leaks.h"
 #include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/race_reports.h"
+#include "testing/internal/ci_findings.h"
 
 namespace taskleak {
 namespace internal {
@@ -129,6 +130,7 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     RaceReports taken = TakeRaceReports();
     for (RaceReport& race : taken.reports) {
       TrimRunner(&race);
+      RecordFinding(RaceFinding(race, when));
       out->push_back(absl::StrCat(race.kind, " ", Preposition(when), when, ": ",
                                   race.Text(max_frames_)));
     }
@@ -152,6 +154,9 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     }
     if (report->clean()) return;
     for (HeapLeak& leak : report->leaks) TrimRunner(&leak.allocated_at);
+    for (Finding& f : HeapLeakFindings(*report, when)) {
+      RecordFinding(std::move(f));
+    }
     out->push_back(absl::StrCat("heap leak ", Preposition(when), when, ": ",
                                 report->Text(max_frames_)));
   }

@@ -16,10 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runtime/dump.h"
+#include "runtime/flame_graph.h"
 #include "runtime/internal/emergency_dump.h"
 #include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/write_all.h"
+#include "runtime/pprof_profile.h"
+#include "testing/internal/ci_findings.h"
 #include "testing/internal/junit_xml.h"
+#include "testing/internal/report_files.h"
 
 namespace taskleak {
 namespace internal {
@@ -70,13 +74,6 @@ std::string Format(absl::Duration d) {
 
 std::string TestName(const ::testing::TestInfo& test) {
   return absl::StrCat(test.test_suite_name(), ".", test.name());
-}
-
-std::string SafeFileName(std::string name) {
-  for (char& c : name) {
-    if (c == '/' || c == ' ' || c == ':' || c == '\\') c = '_';
-  }
-  return name;
 }
 
 // write(2), not stdio: in the forked child another thread's copy of a
@@ -168,13 +165,47 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
   const std::string name =
       c.test == nullptr ? std::string("between-tests") : c.name;
   if (!w.options.report_dir.empty()) {
-    const std::string path = absl::StrCat(w.options.report_dir, "/taskleak-",
-                                          timeout ? "hang" : "sigterm", "-",
-                                          SafeFileName(name), ".txt");
-    const std::string error = WriteFile(path, text);
+    const std::string base =
+        absl::StrCat(w.options.report_dir, "/taskleak-",
+                     timeout ? "hang" : "sigterm", "-", SafeFileName(name));
+    const std::string path = base + ".txt";
+    std::string error = WriteFile(path, text);
+    // The pictures of the same threads (see report_files.h); written here
+    // with write(2), like the text.
+    ThreadProfileOptions profile;
+    profile.taken_at = dump.taken_at;
+    if (error.empty()) {
+      error = WriteFile(base + "-threads.pb.gz",
+                        ThreadProfile(dump.threads, profile));
+    }
+    FlameGraphOptions graph;
+    graph.title = absl::StrCat(dump.threads.size(), " threads when ", what);
+    if (error.empty()) {
+      error = WriteFile(base + "-threads.svg",
+                        ThreadFlameGraph(dump.threads, graph));
+    }
     absl::StrAppend(&trailer, "taskleak: ",
                     error.empty() ? absl::StrCat("report: ", path) : error,
                     "\n");
+  }
+  {
+    // The process ends here: the program's end will not write the CI
+    // findings; this copy has them all, and adds the hang.
+    Finding hang;
+    hang.kind = Finding::Kind::kHang;
+    hang.test = name;
+    hang.message = what;
+    if (!w.options.report_dir.empty()) {
+      hang.report_file = absl::StrCat("taskleak-", timeout ? "hang" : "sigterm",
+                                      "-", SafeFileName(name), ".txt");
+    }
+    for (const ThreadDump& t : dump.threads) {
+      if (t.info.id.tid == event.tid) LocateAtUserFrame(t.stack, &hang);
+    }
+    RecordFinding(std::move(hang));
+    absl::StrAppend(&trailer, WriteCiFindings(RecordedFindings(),
+                                              w.options.github_annotations,
+                                              w.options.report_dir));
   }
   if (!w.xml_path.empty()) {
     const ::testing::UnitTest& unit_test = *::testing::UnitTest::GetInstance();

@@ -54,6 +54,9 @@ struct WatchdogOptions {
   std::string report_dir;
   // Frames shown per stack.
   int max_frames = 32;
+  // When a hang ends the process: print the GitHub annotations of every
+  // finding so far and the hang (testing/internal/ci_findings.h).
+  bool github_annotations = false;
 };
 
 // Prepares the dumps and installs the signal handlers. Returns an error if

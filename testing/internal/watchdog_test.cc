@@ -29,6 +29,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 constexpr char kDeathTestWarning[] =
     "Death tests use fork(), which is unsafe particularly in a threaded "
@@ -83,10 +84,24 @@ TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
                 "HangTest.NeverRuns",
                 "--taskleak_test_timeout=1s",
                 absl::StrCat("--gtest_output=xml:", dir, "/out.xml"),
-                absl::StrCat("--taskleak_report_dir=", dir, "/reports")});
+                absl::StrCat("--taskleak_report_dir=", dir, "/reports")},
+               {"GITHUB_ACTIONS=true"});
   const std::string& out = run.result.output;
   EXPECT_EQ(run.result.exit_code, 1) << out;
   EXPECT_GE(run.took, absl::Seconds(1));
+  // The hang's annotation at the hung thread's first frame of the user's.
+  const std::string hang_line = Where("HANG-LINE");
+  EXPECT_THAT(out,
+              HasSubstr(absl::StrCat(
+                  "::error file=", hang_line.substr(0, hang_line.rfind(':')),
+                  ",line=", hang_line.substr(hang_line.rfind(':') + 1),
+                  ",title=taskleak%3A hang in HangTest.BlocksForever::"
+                  "HangTest.BlocksForever timed out")))
+      << out;
+  EXPECT_THAT(
+      internal::ReadFile(dir + "/reports/taskleak-summary.md"),
+      HasSubstr("| HangTest.BlocksForever | hang | `" + hang_line +
+                "` | 1 | `taskleak-hang-HangTest.BlocksForever.txt` |"));
   EXPECT_LT(run.took, absl::Seconds(20)) << out;
   EXPECT_THAT(
       out,
@@ -111,6 +126,14 @@ TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
       dir + "/reports/taskleak-hang-HangTest.BlocksForever.txt");
   EXPECT_THAT(report, AllOf(HasSubstr("HangTest.BlocksForever timed out"),
                             HasSubstr(Where("HANG-LINE"))));
+  EXPECT_THAT(
+      internal::ReadFile(
+          dir + "/reports/taskleak-hang-HangTest.BlocksForever-threads.svg"),
+      AllOf(HasSubstr("<svg"), HasSubstr("WaitForever()")));
+  EXPECT_THAT(
+      internal::ReadFile(
+          dir + "/reports/taskleak-hang-HangTest.BlocksForever-threads.pb.gz"),
+      StartsWith("\x1f\x8b"));
 
   const std::string xml = internal::ReadFile(dir + "/out.xml");
   EXPECT_THAT(xml, AllOf(HasSubstr("<testsuites tests=\"3\" failures=\"1\" "

@@ -1,0 +1,58 @@
+// A timeline of this process for Perfetto UI (ui.perfetto.dev) and
+// chrome://tracing, as Chrome trace-event JSON: one track with a slice per
+// scope (a test), one track per thread from its creation to its end, named,
+// with who created it, where, and during which scope, and the tasks still
+// live at the end as async slices. A leaked thread visibly runs past the end
+// of the test that started it.
+//
+//   taskleak::StartTimeline();
+//   taskleak::BeginTimelineScope("PoolTest.Shutdown");
+//   ...  // the test
+//   taskleak::EndTimelineScope();
+//   std::ofstream("taskleak-timeline.json") << taskleak::TimelineJson();
+//
+// The data is what //runtime:thread_origin records anyway: each thread's
+// creation (time, creator, stack) and, once the timeline is started, its
+// end, noted by the ending thread itself in the interposer's exit hook
+// (hidden from ThreadSanitizer; no thread of our own). Threads that ended
+// before StartTimeline, or were not created through pthread_create, appear
+// only if still alive at the end, from their start time.
+// Cost (//runtime:timeline_benchmark, -c opt, 2 shared cores, medians of
+// 10): a thread's start and end take about 4 us more CPU with the timeline
+// on (35.7 us against 31.7 us), plus a copy of its creation stack kept
+// (about 0.1-0.6 KiB per ended thread); a test's begin and end together
+// take about 0.1 us of CPU. Off, the interposer checks one null pointer.
+
+#ifndef TASKLEAK_RUNTIME_TIMELINE_H_
+#define TASKLEAK_RUNTIME_TIMELINE_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace taskleak {
+
+// Starts recording thread ends (and the time origin). Idempotent.
+// Thread-safe.
+void StartTimeline();
+
+// Whether StartTimeline was called. Thread-safe.
+bool TimelineStarted();
+
+// A scope (a test) begins or ends now. Scopes do not nest: Begin ends an
+// open scope first. Ignored before StartTimeline. Thread-safe.
+void BeginTimelineScope(absl::string_view name);
+void EndTimelineScope();
+
+// The trace-event JSON of everything recorded so far; threads and tasks
+// still alive are drawn up to now. Symbolizes creation sites (cached per
+// stack). Thread-safe; not async-signal-safe.
+std::string TimelineJson();
+
+// Ended threads kept, and scopes kept; later ones are counted (threads) or
+// left out (scopes).
+inline constexpr int kMaxTimelineThreads = 100000;
+
+}  // namespace taskleak
+
+#endif  // TASKLEAK_RUNTIME_TIMELINE_H_

@@ -1,0 +1,164 @@
+#include "runtime/timeline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/task_registry.h"
+
+namespace taskleak {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TempPath(const std::string& name) {
+  const char* tmp = getenv("TEST_TMPDIR");
+  return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
+}
+
+// Runs the independent validator (python's json module) on `json`.
+std::pair<int, std::string> Check(const std::string& json) {
+  const std::string path = TempPath("timeline.json");
+  std::ofstream(path) << json;
+  FILE* pipe = popen(absl::StrCat("/usr/bin/python3 runtime/testdata/"
+                                  "check_timeline.py ",
+                                  path, " 2>&1")
+                         .c_str(),
+                     "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+struct Slice {
+  int64_t begin = -1, end = -1;
+  std::string line;
+};
+
+// "kind name" -> the slice, from the validator's output.
+std::map<std::string, Slice> Slices(const std::string& out) {
+  std::map<std::string, Slice> slices;
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    Slice s;
+    s.line = std::string(line);
+    int64_t ts = 0, dur = 0;
+    if (f[0] == "test" && f.size() >= 4 && absl::SimpleAtoi(f[2], &ts) &&
+        absl::SimpleAtoi(f[3], &dur)) {
+      s.begin = ts;
+      s.end = ts + dur;
+    } else if (f[0] == "thread" && f.size() >= 5 &&
+               absl::SimpleAtoi(f[3], &ts) && absl::SimpleAtoi(f[4], &dur)) {
+      s.begin = ts;
+      s.end = ts + dur;
+    }
+    slices[absl::StrCat(f[0], " ", f.size() > 1 ? f[1] : "")] = s;
+  }
+  return slices;
+}
+
+TEST(TimelineTest, LeakedThreadRunsPastItsTest) {
+  StartTimeline();
+  ASSERT_TRUE(TimelineStarted());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+
+  BeginTimelineScope("PoolTest.Leaks");
+  std::thread short_lived([] {
+    pthread_setname_np(pthread_self(), "short-lived");
+    absl::SleepFor(absl::Milliseconds(5));
+  });
+  short_lived.join();
+  bool running = false;
+  std::thread leaked([&] {
+    pthread_setname_np(pthread_self(), "leaked");
+    std::unique_lock<std::mutex> lock(mu);
+    running = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return running; });
+  }
+  TaskHandle task = RegisterTask("timer", "retry");
+  absl::SleepFor(absl::Milliseconds(5));
+  EndTimelineScope();
+  BeginTimelineScope("PoolTest.Next");
+  absl::SleepFor(absl::Milliseconds(5));
+  EndTimelineScope();
+  const std::string json = TimelineJson();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  leaked.join();
+
+  auto [status, out] = Check(json);
+  if (status != 0 && absl::StrContains(out, "No such file")) {
+    GTEST_SKIP() << "no /usr/bin/python3: " << out;
+  }
+  ASSERT_EQ(status, 0) << out << "\n" << json;
+  std::map<std::string, Slice> slices = Slices(out);
+  const Slice test = slices["test PoolTest.Leaks"];
+  const Slice next = slices["test PoolTest.Next"];
+  const Slice gone = slices["thread short-lived"];
+  const Slice alive = slices["thread leaked"];
+  ASSERT_GE(test.begin, 0) << out;
+  ASSERT_GE(gone.begin, 0) << out;
+  ASSERT_GE(alive.begin, 0) << out;
+  EXPECT_LE(test.end, next.begin);
+  // The thread that ended in its test, inside the test's slice...
+  EXPECT_GE(gone.begin, test.begin);
+  EXPECT_LE(gone.end, test.end);
+  EXPECT_GE(gone.end - gone.begin, 4000) << gone.line;  // slept 5 ms
+  EXPECT_THAT(gone.line,
+              HasSubstr("created_in_test=PoolTest.Leaks still_running=False"));
+  // ...the leaked one past its end.
+  EXPECT_GE(alive.begin, test.begin);
+  EXPECT_GT(alive.end, test.end) << out;
+  EXPECT_THAT(alive.line,
+              HasSubstr("created_in_test=PoolTest.Leaks still_running=True"));
+  EXPECT_THAT(json, HasSubstr("\"created by\":\"timeline_test"));
+  EXPECT_THAT(json, HasSubstr("timeline_test.cc:"));  // created at
+  EXPECT_THAT(out, HasSubstr("task timer retry"));
+}
+
+TEST(TimelineTest, ValidatorRejectsABrokenTimeline) {
+  auto [status, out] = Check(
+      "{\"traceEvents\":[{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"ts\":5,"
+      "\"dur\":-1}]}");
+  if (absl::StrContains(out, "No such file")) GTEST_SKIP() << out;
+  EXPECT_EQ(status, 1);
+  EXPECT_THAT(out, HasSubstr("negative duration"));
+  auto [unpaired, out2] = Check(
+      "{\"traceEvents\":[{\"ph\":\"b\",\"cat\":\"task\",\"id\":1,\"pid\":1,"
+      "\"tid\":1,\"ts\":5}]}");
+  EXPECT_EQ(unpaired, 1);
+  EXPECT_THAT(out2, HasSubstr("async begin without end"));
+}
+
+}  // namespace
+}  // namespace taskleak
