@@ -114,8 +114,19 @@ def taskleak_bazel_repositories():
         urls = ["https://mirror.bazel.build/bazel_coverage_output_generator/releases/coverage_output_generator-v2.5.zip"],
     )
 
+def _maybe_local(name, **kwargs):
+    if name not in native.existing_rules():
+        native.new_local_repository(name = name, **kwargs)
+
 def taskleak_dependencies():
     """GoogleTest, Abseil and Google Benchmark, unless already declared."""
+    # GoogleTest's own test programs, read from Debian's sources where
+    # installed; only ci/googletest_suites builds them.
+    _maybe_local(
+        "googletest_suites",
+        path = "/usr/src/googletest",
+        build_file = "//bazel:googletest_suites.BUILD",
+    )
     _maybe(
         "com_google_googletest",
         local_files = {_offline("googletest.BUILD"): "BUILD"},
