@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runtime/fd_list.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/task_registry.h"
 #include "runtime/thread_list.h"
 #include "runtime/thread_origin.h"
@@ -186,6 +187,18 @@ absl::StatusOr<std::vector<int>> NewFds(
 
 }  // namespace
 
+// A tid is reused once its thread has ended; the new thread is not the one
+// the snapshot saw. Its creation tells them apart, as ThreadId's start time
+// would, without reading every thread's stat at each snapshot.
+std::vector<pid_t> LeakSnapshot::ReusedTids() const {
+  std::vector<pid_t> reused;
+  if (thread_creations_ == kUnknownCount) return reused;
+  for (pid_t tid : ThreadsCreatedSince(thread_creations_)) {
+    if (tids_.contains(tid)) reused.push_back(tid);
+  }
+  return reused;
+}
+
 bool StartedBySingleton(const ThreadDump& thread) {
   if (thread.created_by.empty()) return false;
   if (thread.created_by[0].in_static_initializer) return true;
@@ -199,6 +212,9 @@ bool StartedBySingleton(const ThreadDump& thread) {
 
 absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
     const LeakCheckOptions& options) {
+  // Like all our bookkeeping, hidden from ThreadSanitizer: see
+  // runtime/internal/hidden_from_tsan.h.
+  internal::HiddenFromTsan hidden;
   LeakSnapshot snapshot;
   snapshot.taken_at_ = absl::Now();
   if (options.check_threads) {
@@ -220,6 +236,7 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
 absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
                                      const LeakCheckOptions& options,
                                      absl::string_view scope) {
+  internal::HiddenFromTsan hidden;
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + options.grace;
   Checker checker(options);
@@ -234,8 +251,14 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
         before.thread_creations_ == LeakSnapshot::kUnknownCount ||
         ThreadCreationCount() != before.thread_creations_;
     if (options.check_threads && maybe_new_threads) {
-      absl::StatusOr<std::vector<pid_t>> blamed =
-          checker.BlamedThreads(before.tids_, last_poll);
+      const std::vector<pid_t> reused = before.ReusedTids();
+      absl::flat_hash_set<pid_t> still_theirs;
+      if (!reused.empty()) {
+        still_theirs = before.tids_;
+        for (pid_t tid : reused) still_theirs.erase(tid);
+      }
+      absl::StatusOr<std::vector<pid_t>> blamed = checker.BlamedThreads(
+          reused.empty() ? before.tids_ : still_theirs, last_poll);
       if (!blamed.ok()) return blamed.status();
       threads = *std::move(blamed);
       unclassified = checker.TakeUnclassified();

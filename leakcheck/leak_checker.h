@@ -76,6 +76,8 @@ class LeakSnapshot {
                                               const LeakCheckOptions&,
                                               absl::string_view);
   static constexpr uint64_t kUnknownCount = ~uint64_t{0};
+  // Tids of the snapshot that threads created since have reused.
+  std::vector<pid_t> ReusedTids() const;
   absl::flat_hash_set<pid_t> tids_;
   // ThreadCreationCount() at the snapshot, when thread origins are recorded.
   uint64_t thread_creations_ = kUnknownCount;

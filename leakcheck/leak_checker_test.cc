@@ -2,9 +2,14 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -238,6 +243,70 @@ TEST(LeakCheckerTest, ThreadLeakedEarlierIsBlamedOnlyOnItsOwnScope) {
   LeakSnapshot second = Snapshot(options);
   LeakReport report = Check(second, options, "B");
   EXPECT_TRUE(report.clean()) << report.Text();
+}
+
+pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// Makes `tid` the next tid the kernel hands out (unless another process
+// takes it first), through the pid namespace's last pid. Needs
+// CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE; returns errno on failure.
+int ChooseNextTid(pid_t tid) {
+  FILE* f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+  if (f == nullptr) return errno;
+  const bool written = fprintf(f, "%d", tid - 1) > 0;
+  const int error = fclose(f) == 0 && written ? 0 : (errno != 0 ? errno : EIO);
+  return error;
+}
+
+// A thread that reports its tid, then waits until it is ended.
+class WaitingThread {
+ public:
+  WaitingThread()
+      : thread_([this] {
+          tid_ = CurrentTid();
+          end_.Wait();
+        }) {
+    while (tid_ == 0) std::this_thread::yield();
+  }
+  ~WaitingThread() { End(); }
+  void End() {
+    if (!thread_.joinable()) return;
+    end_.Open();
+    thread_.join();
+  }
+  pid_t tid() const { return tid_; }
+
+ private:
+  Gate end_;
+  std::atomic<pid_t> tid_{0};
+  std::thread thread_;  // Last: starts after the members it uses.
+};
+
+// A thread alive at the snapshot ends, and a leaked one gets its tid: the
+// leak must not pass for the old thread.
+TEST(LeakCheckerTest, LeakedThreadReusingAnEndedThreadsTidIsReported) {
+  LeakCheckOptions options = Fast();
+  StartFirstThread();
+  // Another process may take the tid between choosing and creating.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    WaitingThread first;
+    const pid_t tid = first.tid();
+    LeakSnapshot before = Snapshot(options);
+    ASSERT_TRUE(before.tids().contains(tid));
+    first.End();
+    if (const int error = ChooseNextTid(tid); error != 0) {
+      GTEST_SKIP() << "cannot choose the next tid (writing "
+                      "/proc/sys/kernel/ns_last_pid: "
+                   << strerror(error) << "), so cannot force tid reuse";
+    }
+    WaitingThread leaked;
+    if (leaked.tid() != tid) continue;
+    LeakReport report = Check(before, options);
+    ASSERT_THAT(report.threads, SizeIs(1)) << report.Text();
+    EXPECT_EQ(report.threads[0].info.id.tid, tid);
+    return;
+  }
+  GTEST_SKIP() << "other processes took the chosen tid 20 times in a row";
 }
 
 __attribute__((noinline)) TaskHandle ScheduleTimer() {

@@ -15,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/internal/capture_signal.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/libunwind.h"
 #include "runtime/internal/stack_slots.h"
 #include "runtime/internal/task_status.h"
@@ -222,6 +223,10 @@ ABSL_ATTRIBUTE_NOINLINE void CaptureSelf(int max_frames, ThreadStack* stack) {
 
 ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<std::vector<ThreadStack>> CaptureImpl(
     absl::Span<const pid_t> tids, const StackCaptureOptions& options) {
+  // The capture lock, the slots' atomics, and installing the signal handler
+  // (TSan acquires the sigaction state before it runs a handler) must not
+  // order the program's threads with this one.
+  internal::HiddenFromTsan hidden;
   if (options.max_frames < 1 || options.max_frames > kMaxFramesLimit) {
     return absl::InvalidArgumentError(
         absl::StrCat("StackCaptureOptions::max_frames must be in 1..",

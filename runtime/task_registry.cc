@@ -13,6 +13,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "runtime/internal/futex_lock.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/libunwind.h"
 
 namespace taskleak {
@@ -111,6 +112,7 @@ pthread_key_t g_thread_exit_key;
 // those destructors still find their shard. The main thread never releases
 // its shard.
 void ReleaseShard(void* arg) {
+  internal::HiddenFromTsan hidden;
   ThreadState* state = static_cast<ThreadState*>(arg);
   TaskShard* shard = state->shard;
   if (shard == nullptr) return;
@@ -129,6 +131,7 @@ void ReleaseShard(void* arg) {
 // at that moment would stay locked forever in the child. Holding every lock
 // across the fork makes the child's copies consistent and free.
 void ForkPrepare() {
+  internal::HiddenFromTsan hidden;
   g_shard_creation_lock.Lock();
   for (TaskShard* s = g_shards.load(std::memory_order_acquire); s != nullptr;
        s = s->next_shard) {
@@ -137,6 +140,7 @@ void ForkPrepare() {
 }
 
 void ForkRelease() {
+  internal::HiddenFromTsan hidden;
   for (TaskShard* s = g_shards.load(std::memory_order_acquire); s != nullptr;
        s = s->next_shard) {
     s->lock.Unlock();
@@ -254,6 +258,10 @@ TaskInfo ToInfo(const TaskRecord& r) {
 
 }  // namespace
 
+// Every entry point below hides itself from ThreadSanitizer
+// (hidden_from_tsan.h): the shard locks must not order the program's
+// threads, e.g. a worker's Reset() before the submitter's next RegisterTask.
+
 TaskHandle& TaskHandle::operator=(TaskHandle&& other) noexcept {
   if (this != &other) {
     Reset();
@@ -264,17 +272,22 @@ TaskHandle& TaskHandle::operator=(TaskHandle&& other) noexcept {
 }
 
 void TaskHandle::Reset() {
+  internal::HiddenFromTsan hidden;
   if (record_ == nullptr) return;
   Unregister(record_);
   record_ = nullptr;
 }
 
-uint64_t TaskHandle::id() const { return record_ != nullptr ? record_->id : 0; }
+uint64_t TaskHandle::id() const {
+  internal::HiddenFromTsan hidden;
+  return record_ != nullptr ? record_->id : 0;
+}
 
 // Not inlined: the creation stack starts at our caller, one frame up.
 ABSL_ATTRIBUTE_NOINLINE TaskHandle RegisterTask(absl::string_view kind,
                                                 absl::string_view name,
                                                 const TaskOptions& options) {
+  internal::HiddenFromTsan hidden;
   ThreadState& state = tls_state;
   if (ABSL_PREDICT_FALSE(state.shard == nullptr)) AttachThread(state);
   TaskShard* const shard = state.shard;
@@ -330,6 +343,7 @@ ABSL_ATTRIBUTE_NOINLINE TaskHandle RegisterTask(absl::string_view kind,
 }
 
 uint64_t NextTaskId() {
+  internal::HiddenFromTsan hidden;
   // Every id below `w` was reserved before this load, so tasks registered
   // before this call have smaller ids. Publishing `w` as the watermark makes
   // threads that register after this call returns skip any older block
@@ -343,6 +357,7 @@ uint64_t NextTaskId() {
 }
 
 std::vector<TaskInfo> ListTasks(uint64_t min_id) {
+  internal::HiddenFromTsan hidden;
   std::vector<TaskInfo> tasks;
   // One allocation in the usual case; tasks registered meanwhile only make
   // the vector grow.
@@ -373,6 +388,7 @@ std::vector<TaskInfo> ListTasks(uint64_t min_id) {
 }
 
 int64_t CountTasks(uint64_t min_id) {
+  internal::HiddenFromTsan hidden;
   int64_t count = 0;
   for (TaskShard* s = g_shards.load(std::memory_order_acquire); s != nullptr;
        s = s->next_shard) {
@@ -393,6 +409,7 @@ int64_t CountTasks(uint64_t min_id) {
 }
 
 absl::flat_hash_map<std::string, int64_t> CountTasksByKind() {
+  internal::HiddenFromTsan hidden;
   absl::flat_hash_map<std::string, int64_t> counts;
   for (TaskShard* s = g_shards.load(std::memory_order_acquire); s != nullptr;
        s = s->next_shard) {

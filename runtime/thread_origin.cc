@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/pthread_create_interposer.h"
 
 namespace taskleak {
@@ -19,17 +20,35 @@ std::vector<std::shared_ptr<const ThreadOrigin>> CreationChain(pid_t tid) {
   return chain;
 }
 
+namespace {
+
+// 0: not checked yet (or no thread could be started), 1: yes, 2: no. Hidden
+// from ThreadSanitizer, like all our bookkeeping (hidden_from_tsan.h).
+std::atomic<int> recorded_answer{0};
+
+int LoadAnswer() {
+  internal::HiddenFromTsan hidden;
+  return recorded_answer.load(std::memory_order_acquire);
+}
+
+void StoreAnswer(int answer) {
+  internal::HiddenFromTsan hidden;
+  recorded_answer.store(answer, std::memory_order_release);
+}
+
+}  // namespace
+
 bool ThreadOriginsRecorded() {
-  // 0: not checked yet (or no thread could be started), 1: yes, 2: no.
-  static std::atomic<int> answer{0};
-  const int known = answer.load(std::memory_order_acquire);
+  const int known = LoadAnswer();
   if (known != 0) return known == 1;
+  // The probe starts and joins a thread of ours outside any hidden scope, so
+  // that TSan sees its creation; it orders nothing but the probe itself.
   switch (internal::ProbeInterposer()) {
     case internal::ProbeResult::kRecorded:
-      answer.store(1, std::memory_order_release);
+      StoreAnswer(1);
       return true;
     case internal::ProbeResult::kNotRecorded:
-      answer.store(2, std::memory_order_release);
+      StoreAnswer(2);
       return false;
     case internal::ProbeResult::kCannotStartThread:
       break;
@@ -40,5 +59,9 @@ bool ThreadOriginsRecorded() {
 }
 
 uint64_t ThreadCreationCount() { return internal::InterposedCreateCalls(); }
+
+std::vector<pid_t> ThreadsCreatedSince(uint64_t count) {
+  return internal::ThreadsCreatedAfter(count);
+}
 
 }  // namespace taskleak

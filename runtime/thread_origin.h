@@ -64,8 +64,7 @@ struct ThreadOrigin {
   // How the creator itself was created; null when the creator is the main
   // thread or its origin is unknown. Chains longer than kMaxCreationChain
   // links are cut short at creation time so that threads which keep
-  // creating their successors do not grow memory without bound; the links
-  // kept are then copies, not the records CreationOf returns.
+  // creating their successors do not grow memory without bound.
   std::shared_ptr<const ThreadOrigin> creator_origin;
   // Whether pthread_create was called while the creator was running the
   // initializer of a function-local static: the thread belongs to a lazily
@@ -81,7 +80,10 @@ inline constexpr int kMaxCreationChain = 64;
 // How the live thread `tid` was created, or null if unknown: the thread was
 // created before recording began, by glibc internally, has not started
 // running yet, or has exited (its record is dropped as it ends, including
-// after pthread_exit and cancellation). Thread-safe; not async-signal-safe.
+// after pthread_exit and cancellation). The record and its chain are the
+// caller's own copy, shared with no other thread, so that using or dropping
+// it creates no synchronization that ThreadSanitizer would see between the
+// program's threads. Thread-safe; not async-signal-safe.
 std::shared_ptr<const ThreadOrigin> CreationOf(pid_t tid);
 
 // The chain upward: [origin of tid, origin of its creator, ...], ending at
@@ -102,6 +104,13 @@ bool ThreadOriginsRecorded();
 // bypasses pthread_create (glibc's internal helpers, raw clone). Thread-safe,
 // async-signal-safe, a few nanoseconds.
 uint64_t ThreadCreationCount();
+
+// The live threads created through pthread_create after
+// ThreadCreationCount() returned `count`, by tid (unordered). A tid here that
+// was also alive when `count` was taken belongs to a new thread that reuses
+// the tid of one that has ended. Empty unless ThreadOriginsRecorded().
+// Thread-safe; not async-signal-safe; one pass over the live threads.
+std::vector<pid_t> ThreadsCreatedSince(uint64_t count);
 
 }  // namespace taskleak
 

@@ -410,7 +410,12 @@ TEST_F(ThreadOriginTest, ThreadCreatedByACreatedThreadHasATwoLinkChain) {
   EXPECT_EQ(chain[0]->creator_tid, parent_tid);
   EXPECT_EQ(chain[0]->creator_name, "origin-parent");
   EXPECT_TRUE(StackContains(chain[0]->creation_stack, Address(&StartChild)));
-  EXPECT_EQ(chain[1], CreationOf(parent_tid));
+  // Each lookup hands out its own copy of the same record.
+  std::shared_ptr<const ThreadOrigin> parent_origin = CreationOf(parent_tid);
+  ASSERT_NE(parent_origin, nullptr);
+  EXPECT_NE(chain[1], parent_origin);
+  EXPECT_EQ(chain[1]->created_at, parent_origin->created_at);
+  EXPECT_EQ(chain[1]->creation_stack, parent_origin->creation_stack);
   EXPECT_EQ(chain[1]->tid, parent_tid);
   EXPECT_EQ(chain[1]->creator_tid, CurrentTid());
   EXPECT_EQ(chain[1]->creator_origin, nullptr);

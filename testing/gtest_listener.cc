@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/internal/hidden_from_tsan.h"
+#include "runtime/thread_origin.h"
 #include "testing/internal/report_files.h"
 #include "testing/internal/sanitizer_listener.h"
 #include "testing/internal/watchdog.h"
@@ -30,7 +32,10 @@ void LeakCheckListener::OnTestIterationStart(const ::testing::UnitTest&,
   iteration_ = iteration;
 }
 
+// Both callbacks run taskleak's bookkeeping, hidden from ThreadSanitizer
+// (runtime/internal/hidden_from_tsan.h) so that it orders no user threads.
 void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
+  internal::HiddenFromTsan hidden;
   internal::WatchdogTestStarted(test);
   ThisTest::Reset();
   snapshot_.reset();
@@ -46,6 +51,7 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
 }
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
+  internal::HiddenFromTsan hidden;
   internal::WatchdogTestEnded(test);
   if (!snapshot_.has_value()) return;
   LeakCheckOptions check = options_.check;
@@ -117,6 +123,9 @@ void InstallGoogleTestListener(int* argc, char** argv) {
 }
 
 void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
+  // Probes the interposer now, outside the hidden scopes of the callbacks:
+  // the probe starts a thread, whose creation TSan must see.
+  ThreadOriginsRecorded();
   ::testing::TestEventListeners& listeners =
       ::testing::UnitTest::GetInstance()->listeners();
   // Before the thread check: its OnTestEnd runs after the thread check's.
@@ -131,7 +140,7 @@ void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
   watchdog.dump_on_signal = options.dump_on_signal;
   watchdog.report_dir = options.report_dir;
   watchdog.max_frames = options.check.dump.max_frames;
-  internal::InstallWatchdog(watchdog).IgnoreError();
+  internal::InstallWatchdog(watchdog).IgnoreError();  // Hidden inside.
 }
 
 bool LeaksFound() { return leaks_found; }

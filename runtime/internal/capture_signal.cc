@@ -9,6 +9,7 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/stack_slots.h"
 
 namespace taskleak {
@@ -18,6 +19,9 @@ namespace {
 std::atomic<int> installed_signal{0};
 
 void HandleCaptureRequest(int, siginfo_t* info, void* ucontext) {
+  // TSan clears the thread's ignores while a handler runs: hide the slot
+  // protocol again, or it would order this thread with the collector.
+  HiddenFromTsan hidden;
   const int saved_errno = errno;
   // Only requests queued by this process are ours; anything else sent with
   // this signal (kill, another process's sigqueue) is ignored.

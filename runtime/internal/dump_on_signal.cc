@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/dump.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/write_all.h"
 
 namespace taskleak {
@@ -50,6 +51,7 @@ void WriteAll(int fd, const std::string& text) {
 }
 
 void OnSignal(int signo) {
+  internal::HiddenFromTsan hidden;  // TSan clears ignores in handlers.
   const int saved_errno = errno;
   if (signo > 0 && signo < kMaxSignals) {
     SignalDumper* dumper = dumpers[signo].load(std::memory_order_acquire);
@@ -61,6 +63,8 @@ void OnSignal(int signo) {
 void* DumpLoop(void* arg) {
   auto* dumper = static_cast<SignalDumper*>(arg);
   pthread_setname_np(pthread_self(), "taskleak-dump");
+  // The semaphore orders this thread with whichever thread got the signal.
+  internal::HiddenFromTsan hidden;
   for (;;) {
     if (sem_wait(&dumper->requested) != 0) continue;  // EINTR
     // Requests that piled up while the last dump was written are answered

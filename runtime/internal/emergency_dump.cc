@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/internal/capture_signal.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/libunwind.h"
 #include "runtime/internal/write_all.h"
 #include "runtime/symbolizer.h"
@@ -638,6 +639,7 @@ void OnTimer(State* s, void* ucontext) {
 }
 
 void OnRequestSignal(int, siginfo_t* info, void* ucontext) {
+  HiddenFromTsan hidden;  // TSan clears ignores in handlers.
   const int saved_errno = errno;
   State* s = state.load(std::memory_order_acquire);
   if (s != nullptr && info != nullptr) {
@@ -653,6 +655,7 @@ void OnRequestSignal(int, siginfo_t* info, void* ucontext) {
 }
 
 void OnDumpSignal(int signo, siginfo_t*, void* ucontext) {
+  HiddenFromTsan hidden;  // TSan clears ignores in handlers.
   const int saved_errno = errno;
   State* s = state.load(std::memory_order_acquire);
   if (s == nullptr || signo <= 0 || signo >= kMaxSignal) {
@@ -696,6 +699,7 @@ int InstallIfDefault(int signo, void (*handler)(int, siginfo_t*, void*),
 }  // namespace
 
 absl::Status PrepareEmergencyDump(const EmergencyDumpOptions& options) {
+  HiddenFromTsan hidden;  // sigaction() would order the handlers' threads.
   if (state.load(std::memory_order_acquire) != nullptr) {
     return absl::AlreadyExistsError("emergency dumps are already prepared");
   }
@@ -776,6 +780,7 @@ int EmergencySignal() {
 }
 
 absl::Status ArmEmergencyTimer(absl::Duration after) {
+  HiddenFromTsan hidden;
   State* s = state.load(std::memory_order_acquire);
   if (s == nullptr) {
     return absl::FailedPreconditionError("emergency dumps are not prepared");
@@ -817,6 +822,7 @@ absl::Status ArmEmergencyTimer(absl::Duration after) {
 }
 
 void DisarmEmergencyTimer() {
+  HiddenFromTsan hidden;
   State* s = state.load(std::memory_order_acquire);
   if (s == nullptr || !s->timer_created) return;
   // First the flag: a signal delivered after this point is ignored.
@@ -827,6 +833,7 @@ void DisarmEmergencyTimer() {
 }
 
 absl::Status DumpOnEmergencySignal(int signo, AfterDump after) {
+  HiddenFromTsan hidden;
   State* s = state.load(std::memory_order_acquire);
   if (s == nullptr) {
     return absl::FailedPreconditionError("emergency dumps are not prepared");

@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/libunwind.h"
 #include "runtime/internal/static_init_tracker.h"
 
@@ -138,8 +139,13 @@ thread_local bool t_forwarding = false;
 // ---------------------------------------------------------------------------
 // The registry of live threads' origins.
 
-using OriginMap =
-    absl::flat_hash_map<pid_t, std::shared_ptr<const ThreadOrigin>>;
+struct Registered {
+  std::shared_ptr<const ThreadOrigin> origin;
+  // InterposedCreateCalls() just after the thread's creation was counted.
+  uint64_t creation = 0;
+};
+
+using OriginMap = absl::flat_hash_map<pid_t, Registered>;
 
 struct Registry {
   std::mutex mu;
@@ -178,18 +184,23 @@ void EndCapture() { g_captures_in_progress.fetch_sub(1); }
 // fork() keeps only the calling thread: hold the registry's lock across it
 // so the child never inherits it locked, and disown the parent's threads in
 // the child.
+// Each handler hides itself from ThreadSanitizer, like all our bookkeeping
+// (see hidden_from_tsan.h): the lock must not order the program's threads.
 void BeforeFork() {
+  HiddenFromTsan hidden;
   g_fork_pending.store(true);
   while (g_captures_in_progress.load() != 0) sched_yield();
   g_registry.load()->mu.lock();
 }
 
 void AfterForkInParent() {
+  HiddenFromTsan hidden;
   g_registry.load()->mu.unlock();
   g_fork_pending.store(false);
 }
 
 void AfterForkInChild() {
+  HiddenFromTsan hidden;
   Registry* registry = g_registry.load();
   registry->mu.unlock();
   registry->inherited = true;
@@ -208,7 +219,7 @@ Registry& GetRegistry() {
   return *registry;
 }
 
-void Register(std::shared_ptr<const ThreadOrigin> origin) {
+void Register(std::shared_ptr<const ThreadOrigin> origin, uint64_t creation) {
   Registry& registry = GetRegistry();
   // Freed after unlocking.
   std::shared_ptr<const ThreadOrigin> replaced;
@@ -218,11 +229,12 @@ void Register(std::shared_ptr<const ThreadOrigin> origin) {
     inherited.swap(registry.origins);
     registry.inherited = false;
   }
-  std::shared_ptr<const ThreadOrigin>& slot = registry.origins[origin->tid];
+  Registered& slot = registry.origins[origin->tid];
   // A stale entry can only be left by a thread that died without running
   // its thread_local destructors; its tid has been reused.
-  replaced = std::move(slot);
-  slot = std::move(origin);
+  replaced = std::move(slot.origin);
+  slot.origin = std::move(origin);
+  slot.creation = creation;
 }
 
 void Unregister(const ThreadOrigin* origin) {
@@ -231,8 +243,8 @@ void Unregister(const ThreadOrigin* origin) {
   std::lock_guard<std::mutex> lock(registry.mu);
   if (registry.inherited) return;
   auto it = registry.origins.find(origin->tid);
-  if (it != registry.origins.end() && it->second.get() == origin) {
-    removed = std::move(it->second);
+  if (it != registry.origins.end() && it->second.origin.get() == origin) {
+    removed = std::move(it->second.origin);
     registry.origins.erase(it);
   }
 }
@@ -244,12 +256,33 @@ void Unregister(const ThreadOrigin* origin) {
 class ExitHook {
  public:
   ~ExitHook() {
+    HiddenFromTsan hidden;
     if (origin != nullptr) Unregister(origin.get());
+    origin = nullptr;  // Its last reference may drop here, hidden too.
   }
   std::shared_ptr<const ThreadOrigin> origin;
 };
 
 thread_local ExitHook t_exit_hook;
+
+// The registered record itself, shared with the registry. Call only inside
+// a HiddenFromTsan scope: its reference count is touched by many threads.
+std::shared_ptr<const ThreadOrigin> FindShared(pid_t tid) {
+  Registry& registry = GetRegistry();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  if (registry.inherited) return nullptr;
+  auto it = registry.origins.find(tid);
+  return it == registry.origins.end() ? nullptr : it->second.origin;
+}
+
+// A deep copy of `origin` and its chain that no other thread references, for
+// callers outside a HiddenFromTsan scope.
+std::shared_ptr<const ThreadOrigin> PrivateCopy(const ThreadOrigin* origin) {
+  if (origin == nullptr) return nullptr;
+  auto copy = std::make_shared<ThreadOrigin>(*origin);
+  copy->creator_origin = PrivateCopy(origin->creator_origin.get());
+  return copy;
+}
 
 // ---------------------------------------------------------------------------
 // Creating a record in the creator and handing it to the new thread.
@@ -259,17 +292,19 @@ struct PendingStart {
   void* (*routine)(void*);
   void* arg;
   std::shared_ptr<ThreadOrigin> origin;
+  uint64_t creation;
 };
 
 // Registers the new thread and frees `pending`.
 void RegisterStartedThread(PendingStart* pending) {
   std::shared_ptr<ThreadOrigin> origin = std::move(pending->origin);
+  const uint64_t pending_creation = pending->creation;
   delete pending;
   origin->tid = CurrentTid();
   std::shared_ptr<const ThreadOrigin> published = std::move(origin);
   try {
     t_exit_hook.origin = published;
-    Register(std::move(published));
+    Register(std::move(published), pending_creation);
   } catch (...) {
     // Out of memory: the thread runs unrecorded.
     t_exit_hook.origin = nullptr;
@@ -282,10 +317,15 @@ void RegisterStartedThread(PendingStart* pending) {
 // landing pad (gcc's AddressSanitizer reports a false stack-buffer-underflow
 // from the one it would add).
 void* StartThread(void* p) {
-  auto* pending = static_cast<PendingStart*>(p);
-  void* (*const routine)(void*) = pending->routine;
-  void* const arg = pending->arg;
-  RegisterStartedThread(pending);
+  void* (*routine)(void*);
+  void* arg;
+  {
+    HiddenFromTsan hidden;
+    auto* pending = static_cast<PendingStart*>(p);
+    routine = pending->routine;
+    arg = pending->arg;
+    RegisterStartedThread(pending);
+  }
   return routine(arg);
 }
 
@@ -303,7 +343,7 @@ std::shared_ptr<const ThreadOrigin> Truncated(
 // a long line of successors copies only once every kMaxCreationChain / 2
 // generations.
 std::shared_ptr<const ThreadOrigin> CreatorChain(pid_t creator_tid) {
-  std::shared_ptr<const ThreadOrigin> creator = FindThreadOrigin(creator_tid);
+  std::shared_ptr<const ThreadOrigin> creator = FindShared(creator_tid);
   int length = 0;
   for (const ThreadOrigin* o = creator.get(); o != nullptr;
        o = o->creator_origin.get()) {
@@ -375,58 +415,85 @@ int Forward(const Forwarding& forwarding, pthread_t* thread,
   return result;
 }
 
+// Everything but the forwarded call is hidden from ThreadSanitizer: the
+// registry must not order the program's threads, while the call itself must
+// stay visible so that TSan orders the creator before the new thread.
 int CreateThread(void* return_address, pthread_t* thread,
                  const pthread_attr_t* attr, void* (*routine)(void*),
                  void* arg) {
-  const Forwarding& forwarding = GetForwarding();
-  if (forwarding.next == nullptr) {
-    static std::once_flag warned;
-    std::call_once(warned, [] {
-      fprintf(stderr,
-              "taskleak: cannot find the real pthread_create "
-              "(dlsym(RTLD_NEXT) failed: %s); thread creation fails\n",
-              dlerror());
-    });
-    return EAGAIN;
-  }
-  g_create_calls.fetch_add(1, std::memory_order_seq_cst);
-  if (t_forwarding || !forwarding.record) {
-    return forwarding.next(thread, attr, routine, arg);
-  }
   PendingStart* pending = nullptr;
-  try {
-    pending =
-        new PendingStart{routine, arg, NewOrigin(return_address, forwarding)};
-  } catch (...) {
-    // Out of memory: start the thread unrecorded rather than fail it.
-    return Forward(forwarding, thread, attr, routine, arg);
+  const Forwarding* forwarding;
+  {
+    HiddenFromTsan hidden;
+    forwarding = &GetForwarding();
+    if (forwarding->next == nullptr) {
+      static std::once_flag warned;
+      std::call_once(warned, [] {
+        fprintf(stderr,
+                "taskleak: cannot find the real pthread_create "
+                "(dlsym(RTLD_NEXT) failed: %s); thread creation fails\n",
+                dlerror());
+      });
+      return EAGAIN;
+    }
+    const uint64_t creation =
+        g_create_calls.fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (!t_forwarding && forwarding->record) {
+      try {
+        pending = new PendingStart{
+            routine, arg, NewOrigin(return_address, *forwarding), creation};
+      } catch (...) {
+        // Out of memory: start the thread unrecorded rather than fail it.
+      }
+    }
   }
-  const int result = Forward(forwarding, thread, attr, StartThread, pending);
-  if (result != 0) delete pending;
+  if (t_forwarding || !forwarding->record) {
+    return forwarding->next(thread, attr, routine, arg);
+  }
+  if (pending == nullptr) {
+    return Forward(*forwarding, thread, attr, routine, arg);
+  }
+  const int result = Forward(*forwarding, thread, attr, StartThread, pending);
+  if (result != 0) {
+    HiddenFromTsan hidden;
+    delete pending;
+  }
   return result;
 }
 
 int ProbeAnswer;  // Its address is the probe thread's "recorded" answer.
 
 void* ProbeStart(void*) {
-  return FindThreadOrigin(CurrentTid()) != nullptr ? &ProbeAnswer : nullptr;
+  HiddenFromTsan hidden;
+  return FindShared(CurrentTid()) != nullptr ? &ProbeAnswer : nullptr;
 }
 
 }  // namespace
 
 std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid) {
+  HiddenFromTsan hidden;
+  return PrivateCopy(FindShared(tid).get());
+}
+
+std::vector<pid_t> ThreadsCreatedAfter(uint64_t create_calls) {
+  HiddenFromTsan hidden;
+  std::vector<pid_t> tids;
   Registry& registry = GetRegistry();
   std::lock_guard<std::mutex> lock(registry.mu);
-  if (registry.inherited) return nullptr;
-  auto it = registry.origins.find(tid);
-  return it == registry.origins.end() ? nullptr : it->second;
+  if (registry.inherited) return tids;
+  for (const auto& [tid, entry] : registry.origins) {
+    if (entry.creation > create_calls) tids.push_back(tid);
+  }
+  return tids;
 }
 
 uint64_t InterposedCreateCalls() {
+  HiddenFromTsan hidden;
   return g_create_calls.load(std::memory_order_seq_cst);
 }
 
 uint64_t InterposedThreadStarts() {
+  HiddenFromTsan hidden;
   return g_thread_starts.load(std::memory_order_relaxed);
 }
 

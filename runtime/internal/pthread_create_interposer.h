@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "runtime/thread_origin.h"
 
@@ -17,6 +18,11 @@ namespace internal {
 
 // The registered origin of the live thread `tid`, or null. Thread-safe.
 std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid);
+
+// The live registered threads whose creation was counted after
+// InterposedCreateCalls() returned `create_calls`: with their tids, threads
+// that reuse the tid of an older one are told apart from it. Thread-safe.
+std::vector<pid_t> ThreadsCreatedAfter(uint64_t create_calls);
 
 // How many threads have started through the interposer so far. Thread-safe.
 uint64_t InterposedThreadStarts();

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "runtime/internal/hidden_from_tsan.h"
+
 // ThreadSanitizer's report API (tsan_debugging.cpp). No public header
 // declares it; weak, so that a program without TSan links and sees null.
 extern "C" {
@@ -178,6 +180,9 @@ std::string TsanHookProblem() {
 }
 
 void TakeTsanReports(std::vector<TsanRawReport>* out, int* dropped) {
+  // The reporting thread released what this acquires: hidden, so that the
+  // hand-over orders nothing the program would see.
+  HiddenFromTsan hidden;
   std::lock_guard<std::mutex> lock(TakeMutex());
   const size_t first = out->size();
   for (int s = 0; s < kSlots; ++s) {

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "leakcheck/heap_leaks.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/race_reports.h"
 
 namespace taskleak {
@@ -64,17 +65,23 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
         races_(races),
         heap_(heap) {}
 
+  // Each callback hides itself from ThreadSanitizer
+  // (runtime/internal/hidden_from_tsan.h): taking the reports that racing
+  // threads left must not order those threads before this one.
   void OnTestProgramStart(const ::testing::UnitTest&) override {
+    HiddenFromTsan hidden;
     Outside("before the first test", /*heap=*/true);
   }
 
   // So that the first suite's SetUpTestSuite is not charged for the global
   // environments' leaks.
   void OnEnvironmentsSetUpEnd(const ::testing::UnitTest&) override {
+    HiddenFromTsan hidden;
     Outside("global test environment set-up", /*heap=*/true);
   }
 
   void OnTestStart(const ::testing::TestInfo& test) override {
+    HiddenFromTsan hidden;
     skip_heap_check = false;
     if (heap_ && suite_setup_checked_ != test.test_suite_name()) {
       // The suite's first test: what leaked since the last check leaked in
@@ -94,6 +101,7 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
   }
 
   void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    HiddenFromTsan hidden;
     Outside("after the last test", /*heap=*/true);
     if (outside_.empty()) return;
     fprintf(stderr, "taskleak: %s%zu problem(s) outside any test:\n",
@@ -107,10 +115,12 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
 
   // The checks run in a frame below a scrubbed stack (ScrubStackBelowCaller).
   void OnTestEnd(const ::testing::TestInfo& test) override {
+    HiddenFromTsan hidden;
     ScrubStackBelowCaller();
     CheckTest(test);
   }
   void OnTestSuiteEnd(const ::testing::TestSuite& suite) override {
+    HiddenFromTsan hidden;
     ScrubStackBelowCaller();
     CheckSuite(suite);
   }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "runtime/dump.h"
 #include "runtime/internal/emergency_dump.h"
+#include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/internal/write_all.h"
 #include "testing/internal/junit_xml.h"
 
@@ -286,6 +287,7 @@ void Arm() {
 }  // namespace
 
 absl::Status InstallWatchdog(const WatchdogOptions& options) {
+  internal::HiddenFromTsan hidden;
   Watchdog& w = W();
   w.options = options;
   w.xml_path = GoogleTestXmlPath();
@@ -309,6 +311,7 @@ absl::Status InstallWatchdog(const WatchdogOptions& options) {
 }
 
 void WatchdogTestStarted(const ::testing::TestInfo& test) {
+  internal::HiddenFromTsan hidden;
   Watchdog& w = W();
   // Every test runs once per iteration: seeing one again starts the next.
   if (w.finished.contains(&test)) w.finished.clear();
@@ -325,6 +328,7 @@ void WatchdogTestStarted(const ::testing::TestInfo& test) {
 }
 
 void WatchdogTestEnded(const ::testing::TestInfo& test) {
+  internal::HiddenFromTsan hidden;
   Watchdog& w = W();
   if (w.prepared) DisarmEmergencyTimer();
   w.current.test = nullptr;
@@ -333,6 +337,9 @@ void WatchdogTestEnded(const ::testing::TestInfo& test) {
 }
 
 void SetCurrentTestTimeout(absl::Duration timeout) {
+  // Runs in a test, and may install signal handlers: TSan orders every
+  // later handler run after a sigaction() it sees.
+  internal::HiddenFromTsan hidden;
   Watchdog& w = W();
   CurrentTest& c = w.current;
   if (c.test == nullptr) {
