@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/task_registry.h"
@@ -294,6 +295,14 @@ TEST(LeakCheckerTest, LeakedThreadReusingAnEndedThreadsTidIsReported) {
     LeakSnapshot before = Snapshot(options);
     ASSERT_TRUE(before.tids().contains(tid));
     first.End();
+    // A joined thread's tid is free only once the kernel has reaped it, and
+    // its number is released a little later still (after an RCU grace
+    // period).
+    const std::string task = absl::StrCat("/proc/self/task/", tid);
+    for (int i = 0; i < 1000 && access(task.c_str(), F_OK) == 0; ++i) {
+      usleep(1000);
+    }
+    usleep(50 * 1000);
     if (const int error = ChooseNextTid(tid); error != 0) {
       GTEST_SKIP() << "cannot choose the next tid (writing "
                       "/proc/sys/kernel/ns_last_pid: "

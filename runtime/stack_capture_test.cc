@@ -349,6 +349,40 @@ TEST(StackCaptureTest, CapturesThreadsParkedInDistinctFunctions) {
   EXPECT_NE(ActiveStackCaptureSignal(), 0);
 }
 
+// Under ThreadSanitizer a signal reaches a thread blocked in one of TSan's
+// blocking interceptors (condition waits, sleeps; also sem_wait, poll,
+// pthread_join) at once: TSan runs the handler inside the call. A thread
+// blocked in read() or pthread_mutex_lock, which TSan does not treat as
+// blocking, answers only once the call returns. This is what a hang dump
+// can and cannot show under TSan (README, "Hung tests").
+TEST(StackCaptureTest, UnderTsanThreadsInBlockingInterceptorsAnswer) {
+  if (!kThreadSanitizer) {
+    GTEST_SKIP() << "outside ThreadSanitizer every parked thread answers "
+                    "(CapturesThreadsParkedInDistinctFunctions)";
+  }
+  ParkedThread waiting(ParkedThread::kConditionWait);
+  ParkedThread sleeping(ParkedThread::kSleep);
+  ParkedThread locking(ParkedThread::kMutexLock);
+  ParkedThread reading(ParkedThread::kRead);
+  const std::vector<pid_t> tids = {waiting.tid(), sleeping.tid(), locking.tid(),
+                                   reading.tid()};
+  StackCaptureOptions options;
+  options.deadline = absl::Milliseconds(300);
+  absl::StatusOr<std::vector<ThreadStack>> stacks =
+      CaptureThreadStacks(tids, options);
+  ASSERT_TRUE(stacks.ok()) << stacks.status();
+  for (const ParkedThread* answers : {&waiting, &sleeping}) {
+    const ThreadStack& stack = Find(*stacks, answers->tid());
+    ASSERT_TRUE(stack.available) << stack.unavailable_reason;
+    EXPECT_GE(FramesIn(stack.pcs, answers->function()), 1);
+  }
+  for (const ParkedThread* silent : {&locking, &reading}) {
+    const ThreadStack& stack = Find(*stacks, silent->tid());
+    EXPECT_FALSE(stack.available);
+    EXPECT_THAT(stack.unavailable_reason, HasSubstr("no answer within"));
+  }
+}
+
 TEST(StackCaptureTest, DeepRecursionIsCapturedUpToMaxFrames) {
   ParkedThread deep(ParkedThread::kRecursion, /*depth=*/40);
   const pid_t tid = deep.tid();

@@ -6,6 +6,7 @@
 // thread registry, the stack capture and the task registry created
 // happens-before edges that hid these races.
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -40,10 +41,13 @@ class TsanNeutralTest : public ::testing::TestWithParam<Case> {
 
   static internal::ProcessResult Run(const std::string& binary,
                                      const char* filter) {
+    // Keeps the options --config=tsan sets (history_size among them); TSan's
+    // own exit status (66) would hide the one the mains chose.
+    const char* inherited = getenv("TSAN_OPTIONS");
     absl::StatusOr<internal::ProcessResult> result = internal::RunProcess(
         {binary, absl::StrCat("--gtest_filter=", filter)},
-        // TSan's own exit status (66) would hide the one the mains chose.
-        {"TSAN_OPTIONS=halt_on_error=0:exitcode=0"});
+        {absl::StrCat("TSAN_OPTIONS=", inherited != nullptr ? inherited : "",
+                      ":halt_on_error=0:exitcode=0")});
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : internal::ProcessResult{};
   }
