@@ -114,8 +114,39 @@ def taskleak_bazel_repositories():
         urls = ["https://mirror.bazel.build/bazel_coverage_output_generator/releases/coverage_output_generator-v2.5.zip"],
     )
 
+def _local_files_impl(ctx):
+    # Only the listed files: Debian's tree also has BUILD.bazel files of its
+    # own, which would split it into packages.
+    for f in ctx.attr.files:
+        ctx.symlink(ctx.attr.path + "/" + f, f)
+    ctx.symlink(ctx.attr.build_file, "BUILD")
+
+local_files = repository_rule(
+    implementation = _local_files_impl,
+    local = True,
+    attrs = {
+        "path": attr.string(doc = "Absolute directory to read from."),
+        "files": attr.string_list(doc = "Paths under it to link."),
+        "build_file": attr.label(doc = "The repository's BUILD file."),
+    },
+)
+
 def taskleak_dependencies():
     """GoogleTest, Abseil and Google Benchmark, unless already declared."""
+    # GoogleTest's own test programs, read from Debian's sources where
+    # installed; only ci/googletest_suites builds them.
+    if "googletest_suites" not in native.existing_rules():
+        local_files(
+            name = "googletest_suites",
+            path = "/usr/src/googletest",
+            files = [
+                "googletest/src/gtest-internal-inl.h",
+                "googletest/test/googletest-port-test.cc",
+                "googletest/test/gtest_stress_test.cc",
+                "googlemock/test/gmock_stress_test.cc",
+            ],
+            build_file = "//bazel:googletest_suites.BUILD",
+        )
     _maybe(
         "com_google_googletest",
         local_files = {_offline("googletest.BUILD"): "BUILD"},

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +31,8 @@ int __lsan_do_recoverable_leak_check() __attribute__((weak));
 void __lsan_ignore_object(const void* p) __attribute__((weak));
 void __sanitizer_set_report_fd(void* fd) __attribute__((weak));
 void __sanitizer_set_report_path(const char* path) __attribute__((weak));
+void __sanitizer_set_death_callback(void (*callback)(void))
+    __attribute__((weak));
 }
 
 namespace taskleak {
@@ -76,6 +79,73 @@ void RestoreReportDestination() {
   } else {
     __sanitizer_set_report_fd(reinterpret_cast<void*>(uintptr_t{2}));
   }
+}
+
+// The report file while a check runs, else -1. If another thread's ASan
+// error ends the process meanwhile, its report is in that file: the death
+// callback copies the file to stderr (read and write only: it runs inside
+// the sanitizer's Die()).
+std::atomic<int> capturing_fd{-1};
+
+void ForwardCapturedReportOnDeath() {
+  const int fd = capturing_fd.load(std::memory_order_acquire);
+  if (fd < 0) return;
+  char buffer[4096];
+  off_t offset = 0;
+  ssize_t n;
+  while ((n = pread(fd, buffer, sizeof(buffer), offset)) > 0) {
+    if (write(2, buffer, static_cast<size_t>(n)) < 0) return;
+    offset += n;
+  }
+}
+
+// Splits what the sanitizer wrote during a check into LeakSanitizer's own
+// report ("==PID==ERROR: LeakSanitizer: detected memory leaks" through its
+// "SUMMARY: ... leaked in ..." line, with the separator line before it)
+// and everything else, which belongs to someone else and goes to stderr as
+// it was.
+void SplitLeakReport(absl::string_view text, std::string* leak_report,
+                     std::string* other) {
+  bool inside = false;
+  absl::string_view separator;  // a "=====" line that may open the report
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    const absl::string_view line =
+        text.substr(0, end == text.npos ? text.size() : end + 1);
+    text.remove_prefix(line.size());
+    if (!inside && absl::StrContains(line, "ERROR: LeakSanitizer:")) {
+      inside = true;
+      absl::StrAppend(leak_report, separator);
+      separator = {};
+    }
+    if (inside) {
+      absl::StrAppend(leak_report, line);
+      if (absl::StartsWith(line, "SUMMARY: ") &&
+          absl::StrContains(line, " leaked in ")) {
+        inside = false;
+      }
+      continue;
+    }
+    absl::StrAppend(other, separator);
+    separator = {};
+    if (absl::StartsWith(line, "=====")) {
+      separator = line;
+    } else {
+      absl::StrAppend(other, line);
+    }
+  }
+  absl::StrAppend(other, separator);
+}
+
+// Everything in the report file; kept out of Check() so that its buffer is
+// not on the stack during the scan.
+__attribute__((noinline)) std::string ReadReport(int fd) {
+  std::string text;
+  if (lseek(fd, 0, SEEK_SET) != 0) return text;
+  char buffer[8192];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  return text;
 }
 
 bool IsAllocator(const SymbolizedFrame& frame) {
@@ -181,29 +251,28 @@ class HeapChecker {
       return absl::InternalError(absl::StrCat(
           "cannot reset LeakSanitizer's report file: ", strerror(errno)));
     }
-    // For these few milliseconds every sanitizer report goes to the file. An
-    // ASan error in another thread meanwhile would land there and be lost
-    // when ASan ends the process (which still fails, with ASan's status).
+    // For these few milliseconds every sanitizer report goes to the file:
+    // another thread's report is forwarded to stderr afterwards, or by the
+    // death callback if that report ends the process.
+    if (__sanitizer_set_death_callback != nullptr && !death_callback_set_) {
+      __sanitizer_set_death_callback(ForwardCapturedReportOnDeath);
+      death_callback_set_ = true;
+    }
+    capturing_fd.store(fd_, std::memory_order_release);
     __sanitizer_set_report_fd(
         reinterpret_cast<void*>(static_cast<uintptr_t>(fd_)));
     const int found = __lsan_do_recoverable_leak_check();
     RestoreReportDestination();
-    std::string text;
-    if (lseek(fd_, 0, SEEK_SET) == 0) {
-      char buffer[8192];
-      ssize_t n;
-      while ((n = read(fd_, buffer, sizeof(buffer))) > 0)
-        text.append(buffer, n);
-    }
+    capturing_fd.store(-1, std::memory_order_release);
+    std::string text = ReadReport(fd_);
     HeapLeakReport report;
     if (found == 0 && text.empty()) return report;
-    std::vector<ParsedLeak> parsed = Parse(text);
-    if (parsed.empty()) {
-      // Something other than a leak report: do not swallow it.
-      if (write(2, text.data(), text.size()) < 0) {
-      }
-      return report;
+    std::string leak_text, other;
+    SplitLeakReport(text, &leak_text, &other);
+    if (!other.empty() && write(2, other.data(), other.size()) < 0) {
+      // stderr is gone; nothing else could show it.
     }
+    std::vector<ParsedLeak> parsed = Parse(leak_text);
     for (ParsedLeak& p : parsed) {
       HeapLeak leak = std::move(p.leak);
       if (!NewPart(p.pcs, &leak)) continue;
@@ -255,6 +324,7 @@ class HeapChecker {
 
   std::mutex mu_;
   int fd_ = -1;
+  bool death_callback_set_ = false;
   absl::flat_hash_map<std::string, Seen> seen_;
 };
 
@@ -351,11 +421,20 @@ std::string HeapLeakCheckUnavailableReason() {
   return "";
 }
 
+// 32 KiB: deeper than a test runner's frames above a listener, and cheap
+// (a few microseconds).
+__attribute__((noinline)) void ScrubStackBelowCaller() {
+  char pad[32 * 1024];
+  memset(pad, 0, sizeof(pad));
+  asm volatile("" : : "r"(pad) : "memory");
+}
+
 absl::StatusOr<HeapLeakReport> FindNewHeapLeaks() {
   if (!HeapLeakCheckAvailable()) {
     return absl::FailedPreconditionError(HeapLeakCheckUnavailableReason());
   }
   static HeapChecker* checker = new HeapChecker;
+  ScrubStackBelowCaller();
   return checker->Check();
 }
 

@@ -89,6 +89,16 @@ std::string HeapLeakCheckUnavailableReason();
 // every thread of the process for the duration of the scan.
 absl::StatusOr<HeapLeakReport> FindNewHeapLeaks();
 
+// Zeroes the unused stack below the caller's frame. LeakSanitizer scans the
+// live part of every stack for pointers; right after a test returns, the
+// frames that replace its frames hold stale copies of its pointers in slots
+// nothing initialized, and a block leaked just before looks reachable (and
+// once its owner is reported and ignored, stays so). FindNewHeapLeaks does
+// this itself; a caller whose own frames replace the test's (a GoogleTest
+// listener) calls it first, from a small frame, then does its work in a
+// function it calls. Thread-safe and async-signal-safe.
+void ScrubStackBelowCaller();
+
 }  // namespace taskleak
 
 #endif  // TASKLEAK_LEAKCHECK_HEAP_LEAKS_H_

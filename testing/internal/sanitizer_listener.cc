@@ -74,9 +74,25 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     Outside("before the first test", /*heap=*/true);
   }
 
+  // So that the first suite's SetUpTestSuite is not charged for the global
+  // environments' leaks.
+  void OnEnvironmentsSetUpEnd(const ::testing::UnitTest&) override {
+    HiddenFromTsan hidden;
+    Outside("global test environment set-up", /*heap=*/true);
+  }
+
   void OnTestStart(const ::testing::TestInfo& test) override {
     HiddenFromTsan hidden;
     skip_heap_check = false;
+    if (heap_ && suite_setup_checked_ != test.test_suite_name()) {
+      // The suite's first test: what leaked since the last check leaked in
+      // SetUpTestSuite (the previous suite's teardown was checked at its
+      // end). GoogleTest charges a failure to the suite only from
+      // OnTestSuiteEnd, so it waits until then.
+      suite_setup_checked_ = test.test_suite_name();
+      CollectHeapLeaks(absl::StrCat(test.test_suite_name(), ".SetUpTestSuite"),
+                       &suite_failures_);
+    }
     // Only races: a heap check per test is enough, and a block leaked
     // between two tests is then charged to the next one.
     Outside(previous_.empty()
@@ -85,8 +101,33 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
             /*heap=*/false);
   }
 
+  void OnTestProgramEnd(const ::testing::UnitTest&) override {
+    HiddenFromTsan hidden;
+    Outside("after the last test", /*heap=*/true);
+    if (outside_.empty()) return;
+    fprintf(stderr, "taskleak: %s%zu problem(s) outside any test:\n",
+            warn_ ? "warning: " : "", outside_.size());
+    for (const std::string& problem : outside_) {
+      fprintf(stderr, "taskleak: %s", problem.c_str());
+    }
+    fflush(stderr);
+    if (!warn_) failures_outside_tests = true;
+  }
+
+  // The checks run in a frame below a scrubbed stack (ScrubStackBelowCaller).
   void OnTestEnd(const ::testing::TestInfo& test) override {
     HiddenFromTsan hidden;
+    ScrubStackBelowCaller();
+    CheckTest(test);
+  }
+  void OnTestSuiteEnd(const ::testing::TestSuite& suite) override {
+    HiddenFromTsan hidden;
+    ScrubStackBelowCaller();
+    CheckSuite(suite);
+  }
+
+ private:
+  __attribute__((noinline)) void CheckTest(const ::testing::TestInfo& test) {
     const std::string name = TestName(test);
     previous_ = name;
     std::vector<std::string> failures;
@@ -111,20 +152,25 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     }
   }
 
-  void OnTestProgramEnd(const ::testing::UnitTest&) override {
-    HiddenFromTsan hidden;
-    Outside("after the last test", /*heap=*/true);
-    if (outside_.empty()) return;
-    fprintf(stderr, "taskleak: %s%zu problem(s) outside any test:\n",
-            warn_ ? "warning: " : "", outside_.size());
-    for (const std::string& problem : outside_) {
-      fprintf(stderr, "taskleak: %s", problem.c_str());
+  // Leaks of SetUpTestSuite and TearDownTestSuite fail the suite:
+  // GoogleTest lists it as "Suite: SetUpTestSuite or TearDownTestSuite".
+  __attribute__((noinline)) void CheckSuite(const ::testing::TestSuite& suite) {
+    if (heap_) {
+      CollectHeapLeaks(absl::StrCat(suite.name(), ".TearDownTestSuite"),
+                       &suite_failures_);
     }
-    fflush(stderr);
-    if (!warn_) failures_outside_tests = true;
+    std::vector<std::string> failures = std::move(suite_failures_);
+    suite_failures_.clear();
+    suite_setup_checked_.clear();
+    for (const std::string& failure : failures) {
+      if (warn_) {
+        fprintf(stderr, "taskleak: warning: %s", failure.c_str());
+      } else {
+        ADD_FAILURE() << "taskleak: " << failure;
+      }
+    }
   }
 
- private:
   void CollectRaces(const std::string& when, std::vector<std::string>* out) {
     if (!races_) return;
     RaceReports taken = TakeRaceReports();
@@ -181,6 +227,10 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
   const bool heap_;
   std::string previous_;
   std::vector<std::string> outside_;
+  // The suite whose SetUpTestSuite was checked, and what it and
+  // TearDownTestSuite leaked.
+  std::string suite_setup_checked_;
+  std::vector<std::string> suite_failures_;
 };
 
 }  // namespace
