@@ -8,7 +8,8 @@
 #   ci/rewrite_include_prefix.sh            # rewrite the whole repository
 #   ci/rewrite_include_prefix.sh FILE...    # only these files
 #
-# Afterwards run clang-format: the moved lines may sort differently.
+# Rewritten files are then clang-formatted (if clang-format is installed):
+# the renamed includes sort differently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,10 +22,13 @@ fi
 
 # Only quoted includes that start with one of the three directories;
 # <...> includes and every other path stay as they are.
-changed=0
+changed=()
 for f in "${files[@]}"; do
   before=$(md5sum <"$f")
   sed -E -i 's@^([[:space:]]*#[[:space:]]*include[[:space:]]+")((runtime|leakcheck|testing)/[^"]+\.h")@\1taskleak/\2@' "$f"
-  [ "$(md5sum <"$f")" = "$before" ] || changed=$((changed + 1))
+  [ "$(md5sum <"$f")" = "$before" ] || changed+=("$f")
 done
-echo "ci/rewrite_include_prefix.sh: rewrote includes in $changed of ${#files[@]} files"
+if [ ${#changed[@]} -gt 0 ] && command -v clang-format >/dev/null; then
+  clang-format -i "${changed[@]}"
+fi
+echo "ci/rewrite_include_prefix.sh: rewrote includes in ${#changed[@]} of ${#files[@]} files"
