@@ -18,16 +18,19 @@ def _is_header(src):
     return src.endswith(".h")
 
 def cc_library(name, srcs = [], hdrs = [], **kwargs):
-    """cc_library with include_prefix = "taskleak".
+    """cc_library with include_prefix = "taskleak/<package>".
 
-    Bazel gives the prefix only to `hdrs`, so headers listed in `srcs` (a
-    library's private internal/ headers) move to `hdrs`: they stay private
-    to the package through visibility, and reachable by the new spelling.
+    include_prefix replaces the package path (strip_include_prefix defaults
+    to it), so the package goes back in: runtime/internal/x.h becomes
+    taskleak/runtime/internal/x.h. Bazel gives the prefix only to `hdrs`, so
+    headers listed in `srcs` (a library's private internal/ headers) move to
+    `hdrs`: they stay private to the package through visibility, and
+    reachable by the new spelling.
     """
     _cc_library(
         name = name,
         srcs = [s for s in srcs if not _is_header(s)],
         hdrs = hdrs + [s for s in srcs if _is_header(s)],
-        include_prefix = TASKLEAK_INCLUDE_PREFIX,
+        include_prefix = TASKLEAK_INCLUDE_PREFIX + "/" + native.package_name(),
         **kwargs
     )
