@@ -1,5 +1,8 @@
 #include "testing/flags.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -187,7 +190,8 @@ const std::vector<Flag>& Flags() {
        SetMaxFrames},
       {"report_dir", "DIR",
        "write a report per failing test here (default "
-       "$TEST_UNDECLARED_OUTPUTS_DIR)",
+       "$TEST_UNDECLARED_OUTPUTS_DIR;\n"
+       "      outside Bazel, the test executable's directory)",
        SetReportDir},
       {"strict_singletons", "",
        "also blame threads started by lazily initialized singletons",
@@ -215,6 +219,18 @@ const Flag* FindFlag(absl::string_view name) {
   return nullptr;
 }
 
+// Outside Bazel (ctest, a test run by hand) reports go beside the test
+// executable: in the build tree, never the source tree. Empty if unknown.
+std::string ExecutableDirectory() {
+  char path[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0) return "";
+  const absl::string_view exe(path, static_cast<size_t>(n));
+  const size_t slash = exe.rfind('/');
+  return slash == absl::string_view::npos ? ""
+                                          : std::string(exe.substr(0, slash));
+}
+
 std::string EnvName(absl::string_view flag) {
   return absl::AsciiStrToUpper(absl::StrCat("TASKLEAK_", flag));
 }
@@ -227,7 +243,11 @@ absl::StatusOr<GoogleTestLeakOptions> ParseTaskleakFlags(int* argc,
   const char* github = getenv("GITHUB_ACTIONS");
   options.github_annotations = github != nullptr && strcmp(github, "true") == 0;
   const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
-  if (outputs != nullptr) options.report_dir = outputs;
+  if (outputs != nullptr) {
+    options.report_dir = outputs;
+  } else if (getenv("TEST_SRCDIR") == nullptr) {
+    options.report_dir = ExecutableDirectory();
+  }
 
   // The environment first, so that flags can override it.
   for (const Flag& flag : Flags()) {

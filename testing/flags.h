@@ -40,8 +40,10 @@ struct GoogleTestLeakOptions {
   // Fail a test that leaks heap blocks (LeakSanitizer, after each test).
   // Default: on in an ASan/LSan build, with the same warning otherwise.
   bool check_heap = HeapLeakCheckAvailable();
-  // Where report files go; empty: $TEST_UNDECLARED_OUTPUTS_DIR if set (as
-  // under `bazel test`), else no files.
+  // Where report files go. Default: $TEST_UNDECLARED_OUTPUTS_DIR if set (as
+  // under `bazel test`); else, outside Bazel (no $TEST_SRCDIR: ctest, a
+  // binary run by hand), the directory of the test executable. Empty: no
+  // files.
   std::string report_dir;
   // Print ::error annotations for GitHub Actions; default: when the
   // environment has GITHUB_ACTIONS=true.

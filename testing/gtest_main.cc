@@ -5,7 +5,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 
+#include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "testing/flags.h"
 #include "testing/gtest_listener.h"
@@ -27,6 +29,18 @@ int main(int argc, char** argv) {
   const bool help = AsksForHelp(argc, argv);
   testing::InitGoogleTest(&argc, argv);
   if (help) printf("%s", taskleak::TaskleakFlagsHelp().c_str());
+  if (GTEST_FLAG_GET(list_tests)) {
+    // Test discovery (CMake's gtest_discover_tests, IDEs) runs this at build
+    // time, also in sanitizer builds: print GoogleTest's list only, with no
+    // listener, thread or timer. Bad --taskleak_* flags still fail.
+    absl::StatusOr<taskleak::GoogleTestLeakOptions> options =
+        taskleak::ParseTaskleakFlags(&argc, argv);
+    if (!options.ok()) {
+      fprintf(stderr, "%s\n", std::string(options.status().message()).c_str());
+      return 2;
+    }
+    return RUN_ALL_TESTS();
+  }
   taskleak::InstallGoogleTestListener(&argc, argv);
   int status = RUN_ALL_TESTS();
   if (status == 0 && taskleak::FailuresOutsideTests()) status = 1;
