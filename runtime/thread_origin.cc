@@ -41,4 +41,6 @@ bool ThreadOriginsRecorded() {
 
 uint64_t ThreadCreationCount() { return internal::InterposedCreateCalls(); }
 
+uint64_t ThreadExitCount() { return internal::InterposedThreadExits(); }
+
 }  // namespace taskleak

@@ -156,6 +156,9 @@ std::atomic<uint64_t> g_thread_starts{0};
 // Counted in the creator before the thread exists, so a count that has not
 // moved proves no thread was created through us meanwhile.
 std::atomic<uint64_t> g_create_calls{0};
+// Recorded threads that have ended (counted as their record is dropped).
+// Relaxed: a counter others only compare, never a synchronization point.
+std::atomic<uint64_t> g_thread_exits{0};
 
 // Stack captures in progress. libunwind guards its caches with a mutex of
 // its own that fork() knows nothing about: a child forked while another
@@ -244,7 +247,9 @@ void Unregister(const ThreadOrigin* origin) {
 class ExitHook {
  public:
   ~ExitHook() {
-    if (origin != nullptr) Unregister(origin.get());
+    if (origin == nullptr) return;
+    Unregister(origin.get());
+    g_thread_exits.fetch_add(1, std::memory_order_relaxed);
   }
   std::shared_ptr<const ThreadOrigin> origin;
 };
@@ -424,6 +429,10 @@ std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid) {
 
 uint64_t InterposedCreateCalls() {
   return g_create_calls.load(std::memory_order_seq_cst);
+}
+
+uint64_t InterposedThreadExits() {
+  return g_thread_exits.load(std::memory_order_relaxed);
 }
 
 uint64_t InterposedThreadStarts() {

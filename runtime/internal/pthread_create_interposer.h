@@ -25,6 +25,10 @@ uint64_t InterposedThreadStarts();
 // before the call is forwarded. Thread-safe.
 uint64_t InterposedCreateCalls();
 
+// How many recorded threads have ended, counted as each drops its record.
+// Thread-safe, async-signal-safe.
+uint64_t InterposedThreadExits();
+
 enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
 
 // Starts and joins one thread through the pthread_create that the dynamic
