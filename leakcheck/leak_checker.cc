@@ -35,6 +35,15 @@ struct Candidate {
   bool settled = false;
 };
 
+// A thread's name and creation stacks, without its current stack.
+ThreadDump NameAndCreatorsOf(const ThreadInfo& info) {
+  ThreadDump dump;
+  dump.info = info;
+  dump.stack_unavailable_reason = "not captured";
+  dump.created_by = CreatorsOf(info.id.tid);
+  return dump;
+}
+
 class Checker {
  public:
   explicit Checker(const LeakCheckOptions& options) : options_(options) {}
@@ -121,32 +130,48 @@ class Checker {
     if (rules_gathered_) return;
     rules_gathered_ = true;
     rules_ = options_.ignore;
+    for (const IgnoreRule& rule : rules_) {
+      user_rules_need_stack_ = user_rules_need_stack_ || rule.NeedsStack();
+    }
     if (options_.builtin_ignores) {
       static const std::vector<IgnoreRule>* builtins =
           new std::vector<IgnoreRule>(BuiltinIgnoreRules());
       rules_.insert(rules_.end(), builtins->begin(), builtins->end());
     }
-    for (const IgnoreRule& rule : rules_) {
-      needs_stack_ = needs_stack_ || rule.NeedsStack();
-    }
+  }
+
+  // Whether judging the thread needs its current stack. The built-in rules
+  // look at stacks only for threads the interposer did not record (sanitizer
+  // and glibc helpers); so a recorded thread is never captured unless a
+  // rule of the user's looks at stacks. A thread that merely lingers is then
+  // waited for without a single capture.
+  bool NeedsStack(const ThreadInfo& info) const {
+    if (user_rules_need_stack_) return true;
+    if (!options_.builtin_ignores) return false;
+    return !ThreadOriginsRecorded() || CreationOf(info.id.tid) == nullptr;
   }
 
   void Classify(const std::vector<ThreadInfo>& threads) {
     GatherRules();
+    std::vector<ThreadInfo> to_capture;
     std::vector<ThreadDump> dumps;
-    if (needs_stack_) {
-      absl::StatusOr<std::vector<ThreadDump>> captured =
-          DumpThreads(threads, options_.dump);
-      if (captured.ok()) dumps = *std::move(captured);
+    for (const ThreadInfo& info : threads) {
+      if (NeedsStack(info)) {
+        to_capture.push_back(info);
+        continue;
+      }
+      dumps.push_back(NameAndCreatorsOf(info));
     }
-    if (dumps.empty()) {
-      // Names and creation stacks only; rules on stacks then never match.
-      for (const ThreadInfo& info : threads) {
-        ThreadDump dump;
-        dump.info = info;
-        dump.stack_unavailable_reason = "not captured";
-        dump.created_by = CreatorsOf(info.id.tid);
-        dumps.push_back(std::move(dump));
+    if (!to_capture.empty()) {
+      absl::StatusOr<std::vector<ThreadDump>> captured =
+          DumpThreads(to_capture, options_.dump);
+      for (size_t i = 0; i < to_capture.size(); ++i) {
+        if (captured.ok() && i < captured->size()) {
+          dumps.push_back(std::move((*captured)[i]));
+        } else {
+          // Rules on stacks then never match.
+          dumps.push_back(NameAndCreatorsOf(to_capture[i]));
+        }
       }
     }
     for (ThreadDump& dump : dumps) {
@@ -158,7 +183,7 @@ class Checker {
         }
       }
       c.singleton = StartedBySingleton(dump);
-      c.settled = (!needs_stack_ || dump.stack_available) &&
+      c.settled = (!NeedsStack(dump.info) || dump.stack_available) &&
                   (!ThreadOriginsRecorded() || !dump.created_by.empty());
       const pid_t tid = dump.info.id.tid;
       c.dump = std::move(dump);
@@ -169,7 +194,7 @@ class Checker {
   const LeakCheckOptions& options_;
   std::vector<IgnoreRule> rules_;
   bool rules_gathered_ = false;
-  bool needs_stack_ = false;
+  bool user_rules_need_stack_ = false;
   absl::flat_hash_map<pid_t, Candidate> candidates_;
   absl::flat_hash_set<pid_t> seen_once_;
   bool unclassified_ = false;
@@ -330,8 +355,17 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
       last_poll = true;
       continue;
     }
-    absl::SleepFor(std::min(pause, deadline - now));
-    pause = std::min(pause * 2, kLongestPoll);
+    // Woken as soon as a recorded thread ends: the check then returns
+    // within about a millisecond of the last new thread ending (it may
+    // linger in /proc for a moment), not at the next backoff step.
+    const uint64_t exits = ThreadExitCount();
+    if (ThreadOriginsRecorded()) {
+      WaitForThreadExit(exits, std::min(pause, deadline - now));
+    } else {
+      absl::SleepFor(std::min(pause, deadline - now));
+    }
+    pause = ThreadExitCount() != exits ? kFirstPoll
+                                       : std::min(pause * 2, kLongestPoll);
   }
 
   LeakReport report;

@@ -43,4 +43,8 @@ uint64_t ThreadCreationCount() { return internal::InterposedCreateCalls(); }
 
 uint64_t ThreadExitCount() { return internal::InterposedThreadExits(); }
 
+void WaitForThreadExit(uint64_t exits_seen, absl::Duration timeout) {
+  internal::WaitForInterposedThreadExit(exits_seen, timeout);
+}
+
 }  // namespace taskleak

@@ -110,6 +110,13 @@ uint64_t ThreadCreationCount();
 // async-signal-safe, a few nanoseconds.
 uint64_t ThreadExitCount();
 
+// Sleeps until a recorded thread ends (ThreadExitCount() differs from
+// `exits_seen`) or `timeout` passes, whichever comes first: a check that
+// waits for threads to go away notices within microseconds instead of at
+// its next poll. Creates no synchronization with the ending thread.
+// Thread-safe; not async-signal-safe.
+void WaitForThreadExit(uint64_t exits_seen, absl::Duration timeout);
+
 }  // namespace taskleak
 
 #endif  // TASKLEAK_RUNTIME_THREAD_ORIGIN_H_

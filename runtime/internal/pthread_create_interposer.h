@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "absl/time/time.h"
 #include "runtime/thread_origin.h"
 
 namespace taskleak {
@@ -28,6 +29,10 @@ uint64_t InterposedCreateCalls();
 // How many recorded threads have ended, counted as each drops its record.
 // Thread-safe, async-signal-safe.
 uint64_t InterposedThreadExits();
+
+// Returns once InterposedThreadExits() differs from `exits_seen`, or after
+// `timeout`. Thread-safe.
+void WaitForInterposedThreadExit(uint64_t exits_seen, absl::Duration timeout);
 
 enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
 
