@@ -253,6 +253,7 @@ void Unregister(const ThreadOrigin* origin) {
     removed = std::move(it->second);
     registry.origins.erase(it);
   }
+  CountExit();
 }
 
 // Removes the thread's record as the thread ends. thread_local destructors
@@ -262,9 +263,7 @@ void Unregister(const ThreadOrigin* origin) {
 class ExitHook {
  public:
   ~ExitHook() {
-    if (origin == nullptr) return;
-    Unregister(origin.get());
-    CountExit();
+    if (origin != nullptr) Unregister(origin.get());
   }
   std::shared_ptr<const ThreadOrigin> origin;
 };
