@@ -1,6 +1,8 @@
 #include "leakcheck/leak_checker.h"
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +35,15 @@ struct Candidate {
   // Whether everything the verdict depends on was known.
   bool settled = false;
 };
+
+// A thread's name and creation stacks, without its current stack.
+ThreadDump NameAndCreatorsOf(const ThreadInfo& info) {
+  ThreadDump dump;
+  dump.info = info;
+  dump.stack_unavailable_reason = "not captured";
+  dump.created_by = CreatorsOf(info.id.tid);
+  return dump;
+}
 
 class Checker {
  public:
@@ -120,32 +131,48 @@ class Checker {
     if (rules_gathered_) return;
     rules_gathered_ = true;
     rules_ = options_.ignore;
+    for (const IgnoreRule& rule : rules_) {
+      user_rules_need_stack_ = user_rules_need_stack_ || rule.NeedsStack();
+    }
     if (options_.builtin_ignores) {
       static const std::vector<IgnoreRule>* builtins =
           new std::vector<IgnoreRule>(BuiltinIgnoreRules());
       rules_.insert(rules_.end(), builtins->begin(), builtins->end());
     }
-    for (const IgnoreRule& rule : rules_) {
-      needs_stack_ = needs_stack_ || rule.NeedsStack();
-    }
+  }
+
+  // Whether judging the thread needs its current stack. The built-in rules
+  // look at stacks only for threads the interposer did not record (sanitizer
+  // and glibc helpers); so a recorded thread is never captured unless a
+  // rule of the user's looks at stacks. A thread that merely lingers is then
+  // waited for without a single capture.
+  bool NeedsStack(const ThreadInfo& info) const {
+    if (user_rules_need_stack_) return true;
+    if (!options_.builtin_ignores) return false;
+    return !ThreadOriginsRecorded() || CreationOf(info.id.tid) == nullptr;
   }
 
   void Classify(const std::vector<ThreadInfo>& threads) {
     GatherRules();
+    std::vector<ThreadInfo> to_capture;
     std::vector<ThreadDump> dumps;
-    if (needs_stack_) {
-      absl::StatusOr<std::vector<ThreadDump>> captured =
-          DumpThreads(threads, options_.dump);
-      if (captured.ok()) dumps = *std::move(captured);
+    for (const ThreadInfo& info : threads) {
+      if (NeedsStack(info)) {
+        to_capture.push_back(info);
+        continue;
+      }
+      dumps.push_back(NameAndCreatorsOf(info));
     }
-    if (dumps.empty()) {
-      // Names and creation stacks only; rules on stacks then never match.
-      for (const ThreadInfo& info : threads) {
-        ThreadDump dump;
-        dump.info = info;
-        dump.stack_unavailable_reason = "not captured";
-        dump.created_by = CreatorsOf(info.id.tid);
-        dumps.push_back(std::move(dump));
+    if (!to_capture.empty()) {
+      absl::StatusOr<std::vector<ThreadDump>> captured =
+          DumpThreads(to_capture, options_.dump);
+      for (size_t i = 0; i < to_capture.size(); ++i) {
+        if (captured.ok() && i < captured->size()) {
+          dumps.push_back(std::move((*captured)[i]));
+        } else {
+          // Rules on stacks then never match.
+          dumps.push_back(NameAndCreatorsOf(to_capture[i]));
+        }
       }
     }
     for (ThreadDump& dump : dumps) {
@@ -157,7 +184,7 @@ class Checker {
         }
       }
       c.singleton = StartedBySingleton(dump);
-      c.settled = (!needs_stack_ || dump.stack_available) &&
+      c.settled = (!NeedsStack(dump.info) || dump.stack_available) &&
                   (!ThreadOriginsRecorded() || !dump.created_by.empty());
       const pid_t tid = dump.info.id.tid;
       c.dump = std::move(dump);
@@ -168,7 +195,7 @@ class Checker {
   const LeakCheckOptions& options_;
   std::vector<IgnoreRule> rules_;
   bool rules_gathered_ = false;
-  bool needs_stack_ = false;
+  bool user_rules_need_stack_ = false;
   absl::flat_hash_map<pid_t, Candidate> candidates_;
   absl::flat_hash_set<pid_t> seen_once_;
   bool unclassified_ = false;
@@ -187,14 +214,76 @@ absl::StatusOr<std::vector<int>> NewFds(
 
 }  // namespace
 
+// The last listing a snapshot made, with the counters read just before it.
+// While the counters stay the same the listing is still true, and snapshots
+// share it instead of reading /proc: a clean test costs the same with 10,000
+// threads around as with none.
+struct ListingCache {
+  using Tids = std::shared_ptr<const absl::flat_hash_set<pid_t>>;
+  static ListingCache& Get() {
+    static ListingCache* cache = new ListingCache;
+    return *cache;
+  }
+  // The listing, if no thread was created or ended through pthread_create
+  // since, with the thread count it was taken at.
+  Tids Find(const LeakSnapshot::ThreadCounters& now, int* threads) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (tids == nullptr || now.creations == LeakSnapshot::kUnknownCount ||
+        now.creations != counters.creations || now.exits != counters.exits) {
+      return nullptr;
+    }
+    *threads = counters.threads;
+    return tids;
+  }
+  // Called when a check saw the kernel's count move: a thread came or went
+  // behind the interposer's back.
+  void Forget() {
+    std::lock_guard<std::mutex> lock(mu);
+    tids = nullptr;
+  }
+  void Store(const LeakSnapshot::ThreadCounters& before_listing, Tids listed) {
+    std::lock_guard<std::mutex> lock(mu);
+    counters = before_listing;
+    tids = std::move(listed);
+  }
+  std::mutex mu;
+  LeakSnapshot::ThreadCounters counters;
+  Tids tids;
+};
+
+LeakSnapshot::ThreadCounters LeakSnapshot::ThreadCounters::Now(
+    bool with_thread_count) {
+  ThreadCounters c;
+  // First, so that the probe thread it may start is counted.
+  if (!ThreadOriginsRecorded()) return c;
+  c.creations = ThreadCreationCount();
+  c.exits = ThreadExitCount();
+  if (!with_thread_count) return c;
+  absl::StatusOr<int> threads = LiveThreadCount();
+  if (threads.ok()) c.threads = *threads;
+  return c;
+}
+
+bool LeakSnapshot::ThreadCounters::SameThreadsAs(
+    const ThreadCounters& other) const {
+  return creations != kUnknownCount && threads >= 0 &&
+         creations == other.creations && exits == other.exits &&
+         threads == other.threads;
+}
+
+const absl::flat_hash_set<pid_t>& LeakSnapshot::tids() const {
+  static const auto* const kNone = new absl::flat_hash_set<pid_t>;
+  return tids_ != nullptr ? *tids_ : *kNone;
+}
+
 // A tid is reused once its thread has ended; the new thread is not the one
 // the snapshot saw. Its creation tells them apart, as ThreadId's start time
 // would, without reading every thread's stat at each snapshot.
 std::vector<pid_t> LeakSnapshot::ReusedTids() const {
   std::vector<pid_t> reused;
-  if (thread_creations_ == kUnknownCount) return reused;
-  for (pid_t tid : ThreadsCreatedSince(thread_creations_)) {
-    if (tids_.contains(tid)) reused.push_back(tid);
+  if (counters_.creations == kUnknownCount) return reused;
+  for (pid_t tid : ThreadsCreatedSince(counters_.creations)) {
+    if (tids().contains(tid)) reused.push_back(tid);
   }
   return reused;
 }
@@ -218,12 +307,22 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
   LeakSnapshot snapshot;
   snapshot.taken_at_ = absl::Now();
   if (options.check_threads) {
-    absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
-    if (!tids.ok()) return tids.status();
-    snapshot.tids_.insert(tids->begin(), tids->end());
+    // Read before listing: a thread that starts meanwhile changes them, and
+    // the next snapshot lists again.
+    // A snapshot reads only the interposer's counters: the kernel's count
+    // is read by each check, which forgets the listing when it moved.
+    snapshot.counters_ = ThreadCounters::Now(/*with_thread_count=*/false);
+    snapshot.tids_ = ListingCache::Get().Find(snapshot.counters_,
+                                              &snapshot.counters_.threads);
+    if (snapshot.tids_ == nullptr) {
+      snapshot.counters_ = ThreadCounters::Now(/*with_thread_count=*/true);
+      absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+      if (!tids.ok()) return tids.status();
+      snapshot.tids_ = std::make_shared<const absl::flat_hash_set<pid_t>>(
+          tids->begin(), tids->end());
+      ListingCache::Get().Store(snapshot.counters_, snapshot.tids_);
+    }
   }
-  snapshot.thread_creations_ =
-      ThreadOriginsRecorded() ? ThreadCreationCount() : kUnknownCount;
   if (options.check_tasks) snapshot.task_watermark_ = NextTaskId();
   if (options.check_fds) {
     absl::StatusOr<std::vector<int>> fds = ListFds();
@@ -246,19 +345,19 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
   std::vector<int> fds;
   for (bool last_poll = false;;) {
     bool unclassified = false;
-    // No thread created since the snapshot: nothing new to list.
-    const bool maybe_new_threads =
-        before.thread_creations_ == LeakSnapshot::kUnknownCount ||
-        ThreadCreationCount() != before.thread_creations_;
-    if (options.check_threads && maybe_new_threads) {
+    // No thread came or went since the snapshot: nothing new to list.
+    if (options.check_threads &&
+        !before.counters_.SameThreadsAs(
+            LeakSnapshot::ThreadCounters::Now(/*with_thread_count=*/true))) {
+      ListingCache::Get().Forget();
       const std::vector<pid_t> reused = before.ReusedTids();
       absl::flat_hash_set<pid_t> still_theirs;
       if (!reused.empty()) {
-        still_theirs = before.tids_;
+        still_theirs = before.tids();
         for (pid_t tid : reused) still_theirs.erase(tid);
       }
       absl::StatusOr<std::vector<pid_t>> blamed = checker.BlamedThreads(
-          reused.empty() ? before.tids_ : still_theirs, last_poll);
+          reused.empty() ? before.tids() : still_theirs, last_poll);
       if (!blamed.ok()) return blamed.status();
       threads = *std::move(blamed);
       unclassified = checker.TakeUnclassified();
@@ -279,8 +378,17 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
       last_poll = true;
       continue;
     }
-    absl::SleepFor(std::min(pause, deadline - now));
-    pause = std::min(pause * 2, kLongestPoll);
+    // Woken as soon as a recorded thread ends: the check then returns
+    // within about a millisecond of the last new thread ending (it may
+    // linger in /proc for a moment), not at the next backoff step.
+    const uint64_t exits = ThreadExitCount();
+    if (ThreadOriginsRecorded()) {
+      WaitForThreadExit(exits, std::min(pause, deadline - now));
+    } else {
+      absl::SleepFor(std::min(pause, deadline - now));
+    }
+    pause = ThreadExitCount() != exits ? kFirstPoll
+                                       : std::min(pause * 2, kLongestPoll);
   }
 
   LeakReport report;

@@ -9,14 +9,21 @@
 //       taskleak::FindLeaks(*before, options, "my scope");
 //   if (report.ok() && !report->clean()) std::cerr << report->Text();
 //
-// A clean check costs a directory listing or two and a few comparisons: no
-// sleeping, no stack capture, no symbolization. (With the pthread_create
-// interposer linked in, a check after which no thread was created skips the
-// second listing; threads started without pthread_create, such as glibc's
-// helpers, are then seen at the next check that lists.) Only when something new
-// is alive does the check poll with exponential backoff (1 ms doubling to 50
-// ms) until it is gone or the grace window ends, and then capture and symbolize
-// what is left.
+// A clean check costs a few comparisons and one fstat, whatever the number of
+// threads: no listing, no sleeping, no stack capture, no symbolization. With
+// the pthread_create interposer linked in, the interposer's creation and exit
+// counters and the kernel's thread count (LiveThreadCount) unchanged since the
+// snapshot prove that no thread came or went; the snapshot itself reuses the
+// last listing while the interposer's counters stay the same. A thread started
+// without pthread_create (raw clone(), io_uring workers, glibc's helpers)
+// moves the kernel's count and makes the check list /proc/self/task. It goes
+// unseen only if, in the same test, another thread the interposer did not
+// record ends; and one started between two checks (outside any test) is
+// blamed on the test that follows. Without the
+// interposer every snapshot and check lists. Only when something new is alive
+// does the check poll with exponential backoff (1 ms doubling to 50 ms) until
+// it is gone or the grace window ends, and then capture and symbolize what is
+// left.
 //
 // Thread-safe: independent checks may run concurrently. Not async-signal-safe.
 
@@ -26,6 +33,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -68,7 +76,7 @@ class LeakSnapshot {
   static absl::StatusOr<LeakSnapshot> Take(const LeakCheckOptions& options);
 
   // For tests and tools: the snapshot's contents.
-  const absl::flat_hash_set<pid_t>& tids() const { return tids_; }
+  const absl::flat_hash_set<pid_t>& tids() const;
   uint64_t task_watermark() const { return task_watermark_; }
 
  private:
@@ -78,9 +86,22 @@ class LeakSnapshot {
   static constexpr uint64_t kUnknownCount = ~uint64_t{0};
   // Tids of the snapshot that threads created since have reused.
   std::vector<pid_t> ReusedTids() const;
-  absl::flat_hash_set<pid_t> tids_;
-  // ThreadCreationCount() at the snapshot, when thread origins are recorded.
-  uint64_t thread_creations_ = kUnknownCount;
+  // What says, in constant time, whether the set of threads changed.
+  struct ThreadCounters {
+    // ThreadCreationCount(), when thread origins are recorded.
+    uint64_t creations = kUnknownCount;
+    uint64_t exits = 0;  // ThreadExitCount()
+    int threads = -1;    // LiveThreadCount(), or -1 if unreadable
+    // The counters now; the kernel's count only if asked (one fstat).
+    static ThreadCounters Now(bool with_thread_count);
+    // Whether both are known and equal: no thread came or went between them
+    // (see the top of this file for the one exception).
+    bool SameThreadsAs(const ThreadCounters& other) const;
+  };
+  friend struct ListingCache;
+  // Shared with the listing cache and other snapshots: never copied.
+  std::shared_ptr<const absl::flat_hash_set<pid_t>> tids_;
+  ThreadCounters counters_;
   uint64_t task_watermark_ = 0;
   absl::flat_hash_set<int> fds_;
   absl::Time taken_at_;

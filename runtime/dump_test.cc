@@ -1175,5 +1175,35 @@ TEST(DumpOnSignalTest, InvalidSignalsAreRefused) {
   // glibc-internal signal is checked by the failure above.
 }
 
+// Bazel records a workspace header as "./pkg/header.h", and glibc its own
+// sources as "./nptl/..." too: the module tells the user's frame from
+// glibc's, and only glibc's is folded.
+TEST(DumpTest, RelativeHeaderInTheProgramIsUserCodeButInLibcIsNot) {
+  ProcessDump dump;
+  ThreadDump thread;
+  thread.info.id.tid = 4242;
+  thread.info.name = "parked";
+  thread.stack_available = true;
+  SymbolizedFrame header;
+  header.function = "pkg::Parked::Wait()";
+  header.file = "./pkg/header.h";
+  header.line = 12;
+  header.module = "/home/user/bazel-bin/pkg/parked_test";
+  SymbolizedFrame libc;
+  libc.function = "start_thread_helper";
+  libc.file = "./nptl/pthread_create.c";
+  libc.line = 442;
+  libc.module = "/lib/x86_64-linux-gnu/libc.so.6";
+  SymbolizedFrame wait = libc;  // The innermost frames are always shown.
+  wait.function = "futex_wait";
+  wait.file = "./nptl/futex-internal.c";
+  thread.stack = {wait, header, libc, libc};
+  dump.threads.push_back(thread);
+  const std::string text = FormatDumpText(dump);
+  EXPECT_THAT(text, HasSubstr("pkg::Parked::Wait() at ./pkg/header.h:12"));
+  EXPECT_THAT(text, HasSubstr("... 2 frames in libraries")) << text;
+  EXPECT_THAT(text, Not(HasSubstr("pthread_create.c"))) << text;
+}
+
 }  // namespace
 }  // namespace taskleak

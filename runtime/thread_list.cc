@@ -3,11 +3,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
@@ -55,6 +59,57 @@ absl::Status ForEachTid(int fd, const ThreadListOptions& options, Visit visit) {
       if (absl::SimpleAtoi(entry->d_name, &tid) && tid > 0) visit(tid);
     }
   }
+}
+
+constexpr char kSelfTaskDir[] = "/proc/self/task";
+
+// The descriptor LiveThreadCount keeps on /proc/self/task, and what fstat
+// said it was when opened (so that a descriptor the program closed and
+// reused for something else is noticed). -1 until first use, and again in a
+// forked child, whose "self" is another process.
+std::atomic<int> g_task_dir_fd{-1};
+std::atomic<ino_t> g_task_dir_ino{0};
+std::atomic<dev_t> g_task_dir_dev{0};
+
+void ForgetTaskDirInChild() {
+  const int fd = g_task_dir_fd.exchange(-1, std::memory_order_relaxed);
+  if (fd >= 0) close(fd);
+}
+
+// The kept descriptor, opened on first use; -errno on failure.
+int KeptTaskDirFd() {
+  int fd = g_task_dir_fd.load(std::memory_order_relaxed);
+  if (fd >= 0) return fd;
+  static std::once_flag atfork;
+  std::call_once(
+      atfork, [] { pthread_atfork(nullptr, nullptr, ForgetTaskDirInChild); });
+  fd = open(kSelfTaskDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int err = errno;
+    close(fd);
+    return -err;
+  }
+  g_task_dir_ino.store(st.st_ino, std::memory_order_relaxed);
+  g_task_dir_dev.store(st.st_dev, std::memory_order_relaxed);
+  int expected = -1;
+  if (!g_task_dir_fd.compare_exchange_strong(expected, fd,
+                                             std::memory_order_relaxed)) {
+    close(fd);  // Another thread opened one first.
+    return expected;
+  }
+  return fd;
+}
+
+absl::StatusOr<int> ThreadsFromLinks(const struct stat& st,
+                                     const std::string& dir) {
+  if (!S_ISDIR(st.st_mode) || st.st_nlink < 3) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the link count of ", dir, " (", st.st_nlink,
+                     ") does not carry the thread count"));
+  }
+  return static_cast<int>(st.st_nlink - 2);
 }
 
 // Seconds since the epoch at which the machine booted, from /proc/stat.
@@ -143,6 +198,31 @@ absl::StatusOr<int> CountThreads(const ThreadListOptions& options) {
   absl::Status status = ForEachTid(*fd, options, [&](pid_t) { ++count; });
   if (!status.ok()) return status;
   return count;
+}
+
+absl::StatusOr<int> LiveThreadCount(const ThreadListOptions& options) {
+  struct stat st;
+  if (options.task_dir != kSelfTaskDir) {
+    if (stat(options.task_dir.c_str(), &st) != 0) {
+      return UnreadableDir(options.task_dir, errno);
+    }
+    return ThreadsFromLinks(st, options.task_dir);
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const int fd = KeptTaskDirFd();
+    if (fd < 0) return UnreadableDir(options.task_dir, -fd);
+    if (fstat(fd, &st) == 0 &&
+        st.st_ino == g_task_dir_ino.load(std::memory_order_relaxed) &&
+        st.st_dev == g_task_dir_dev.load(std::memory_order_relaxed)) {
+      return ThreadsFromLinks(st, options.task_dir);
+    }
+    // The program closed our descriptor (and may have reused the number):
+    // forget it without closing, and open a new one.
+    int expected = fd;
+    g_task_dir_fd.compare_exchange_strong(expected, -1,
+                                          std::memory_order_relaxed);
+  }
+  return UnreadableDir(options.task_dir, EBADF);
 }
 
 absl::StatusOr<ThreadInfo> ReadThreadInfo(pid_t tid,

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::SizeIs;
 
 pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
@@ -120,6 +122,46 @@ TEST(ThreadListTest, CountMatchesList) {
   ASSERT_TRUE(tids.ok()) << tids.status();
   EXPECT_EQ(*count, static_cast<int>(tids->size()));
   EXPECT_GE(*count, 2);
+}
+
+TEST(ThreadListTest, LiveThreadCountFollowsThreadsAsTheyStartAndEnd) {
+  absl::StatusOr<int> before = LiveThreadCount();
+  ASSERT_TRUE(before.ok()) << before.status();
+  absl::StatusOr<int> listed = CountThreads();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(*before, *listed);
+  {
+    ParkedThread a("tl-live-a");
+    ParkedThread b("tl-live-b");
+    EXPECT_EQ(*LiveThreadCount(), *before + 2);
+  }
+  // A joined thread may linger in /proc for a moment.
+  for (int i = 0; i < 1000 && *LiveThreadCount() != *before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(*LiveThreadCount(), *before);
+}
+
+TEST(ThreadListTest, LiveThreadCountSurvivesItsDescriptorBeingClosed) {
+  ASSERT_TRUE(LiveThreadCount().ok());
+  // The program closes a descriptor it does not know (ours), then reuses the
+  // number for a file of its own.
+  const std::string task_dir = absl::StrCat("/proc/", getpid(), "/task");
+  std::vector<int> reused;
+  for (int fd = 3; fd < 1024; ++fd) {
+    char target[256];
+    const ssize_t n = readlink(absl::StrCat("/proc/self/fd/", fd).c_str(),
+                               target, sizeof(target));
+    if (n > 0 && std::string(target, n) == task_dir) {
+      close(fd);
+      reused.push_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    }
+  }
+  ASSERT_THAT(reused, SizeIs(1));
+  absl::StatusOr<int> count = LiveThreadCount();
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, *CountThreads());
+  for (int fd : reused) close(fd);
 }
 
 // Makes the kernel hand out `tid` to the next thread, if this process may
@@ -242,6 +284,15 @@ TEST(ProcStatTest, NameMayContainParenthesesAndSpaces) {
 TEST(ProcStatTest, TruncatedLineIsRejected) {
   EXPECT_FALSE(internal::ParseProcStat("12 (x) S 1 1").ok());
   EXPECT_FALSE(internal::ParseProcStat("no parentheses at all").ok());
+}
+
+TEST(ThreadListTest, LiveThreadCountOfAPlainDirectoryIsAClearError) {
+  FakeTaskDir dir;
+  absl::StatusOr<int> count = LiveThreadCount(dir.options());
+  ASSERT_FALSE(count.ok());
+  EXPECT_THAT(count.status().message(), HasSubstr("link count"));
+  EXPECT_FALSE(
+      LiveThreadCount(ThreadListOptions{"/nonexistent-proc/self/task"}).ok());
 }
 
 }  // namespace

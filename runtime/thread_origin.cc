@@ -64,4 +64,10 @@ std::vector<pid_t> ThreadsCreatedSince(uint64_t count) {
   return internal::ThreadsCreatedAfter(count);
 }
 
+uint64_t ThreadExitCount() { return internal::InterposedThreadExits(); }
+
+void WaitForThreadExit(uint64_t exits_seen, absl::Duration timeout) {
+  internal::WaitForInterposedThreadExit(exits_seen, timeout);
+}
+
 }  // namespace taskleak

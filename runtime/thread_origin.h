@@ -111,6 +111,19 @@ uint64_t ThreadCreationCount();
 // the tid of one that has ended. Empty unless ThreadOriginsRecorded().
 // Thread-safe; not async-signal-safe; one pass over the live threads.
 std::vector<pid_t> ThreadsCreatedSince(uint64_t count);
+// How many recorded threads have ended so far (counted in each thread as it
+// ends, after its start routine returned, pthread_exit or cancellation).
+// With ThreadCreationCount() and the kernel's thread count it tells, in
+// constant time, that the set of threads has not changed. Thread-safe,
+// async-signal-safe, a few nanoseconds.
+uint64_t ThreadExitCount();
+
+// Sleeps until a recorded thread ends (ThreadExitCount() differs from
+// `exits_seen`) or `timeout` passes, whichever comes first: a check that
+// waits for threads to go away notices within microseconds instead of at
+// its next poll. Creates no synchronization with the ending thread.
+// Thread-safe; not async-signal-safe.
+void WaitForThreadExit(uint64_t exits_seen, absl::Duration timeout);
 
 }  // namespace taskleak
 

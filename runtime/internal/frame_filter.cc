@@ -41,10 +41,16 @@ bool IsLibraryFrame(const SymbolizedFrame& frame) {
     return true;
   }
   if (absl::StartsWith(frame.file, "/usr/") ||
-      absl::StartsWith(frame.file, "./") ||
-      absl::StartsWith(frame.file, "../") ||
       absl::StrContains(frame.file, "external/com_google_googletest/")) {
     return true;
+  }
+  // Relative names: glibc's sources ("./nptl/...", "../sysdeps/...") but
+  // also the user's own headers in a Bazel workspace ("./pkg/header.h"). Only
+  // the module tells them apart.
+  if (absl::StartsWith(frame.file, "./") ||
+      absl::StartsWith(frame.file, "../")) {
+    return frame.module.empty() || absl::StartsWith(frame.module, "/usr/") ||
+           absl::StartsWith(frame.module, "/lib");
   }
   // No source file: a system library without debug info, or our main.
   if (frame.file.empty())

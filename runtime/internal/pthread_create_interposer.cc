@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -162,6 +164,22 @@ std::atomic<uint64_t> g_thread_starts{0};
 // Counted in the creator before the thread exists, so a count that has not
 // moved proves no thread was created through us meanwhile.
 std::atomic<uint64_t> g_create_calls{0};
+// Recorded threads that have ended (counted as their record is dropped).
+// Relaxed: a counter others only compare, never a synchronization point.
+std::atomic<uint64_t> g_thread_exits{0};
+// A futex word bumped with g_thread_exits, and how many checks wait on it:
+// an ending thread makes the wake-up call only while someone waits.
+std::atomic<uint32_t> g_exit_futex{0};
+std::atomic<int> g_exit_waiters{0};
+
+void CountExit() {
+  g_thread_exits.fetch_add(1, std::memory_order_relaxed);
+  g_exit_futex.fetch_add(1, std::memory_order_relaxed);
+  if (g_exit_waiters.load(std::memory_order_relaxed) > 0) {
+    syscall(SYS_futex, &g_exit_futex, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
+  }
+}
 
 // Stack captures in progress. libunwind guards its caches with a mutex of
 // its own that fork() knows nothing about: a child forked while another
@@ -247,6 +265,7 @@ void Unregister(const ThreadOrigin* origin) {
     removed = std::move(it->second.origin);
     registry.origins.erase(it);
   }
+  CountExit();
 }
 
 std::atomic<ThreadEndObserver> g_end_observer{nullptr};
@@ -498,6 +517,23 @@ uint64_t InterposedCreateCalls() {
 
 void SetThreadEndObserver(ThreadEndObserver observer) {
   g_end_observer.store(observer);
+}
+
+uint64_t InterposedThreadExits() {
+  return g_thread_exits.load(std::memory_order_relaxed);
+}
+
+void WaitForInterposedThreadExit(uint64_t exits_seen, absl::Duration timeout) {
+  g_exit_waiters.fetch_add(1, std::memory_order_relaxed);
+  const uint32_t word = g_exit_futex.load(std::memory_order_relaxed);
+  // Relaxed, so no synchronization appears between the ending thread and
+  // the waiting one; a wake-up missed in between costs at most `timeout`.
+  if (g_thread_exits.load(std::memory_order_relaxed) == exits_seen) {
+    const timespec ts = absl::ToTimespec(timeout);
+    syscall(SYS_futex, &g_exit_futex, FUTEX_WAIT_PRIVATE, word, &ts, nullptr,
+            0);
+  }
+  g_exit_waiters.fetch_sub(1, std::memory_order_relaxed);
 }
 
 uint64_t InterposedThreadStarts() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "runtime/thread_origin.h"
 
 namespace taskleak {
@@ -37,6 +38,13 @@ uint64_t InterposedCreateCalls();
 // not block. Thread-safe.
 using ThreadEndObserver = void (*)(const ThreadOrigin& origin);
 void SetThreadEndObserver(ThreadEndObserver observer);
+// How many recorded threads have ended, counted as each drops its record.
+// Thread-safe, async-signal-safe.
+uint64_t InterposedThreadExits();
+
+// Returns once InterposedThreadExits() differs from `exits_seen`, or after
+// `timeout`. Thread-safe.
+void WaitForInterposedThreadExit(uint64_t exits_seen, absl::Duration timeout);
 
 enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
 

@@ -1,0 +1,77 @@
+// The pattern of suites whose tests start and stop local servers: each test
+// starts a server thread, does a little work, asks the server to stop and
+// returns, while the server notices only at its next wake-up, about 200 ms
+// later. All tests pass; with taskleak's listener every test waits for its
+// server to end. The last test prints, over the tests before it, the median
+// time from a server's end to the start of the next test's body (how long
+// the check took to notice):
+//   lingering_suite: median slack after a server ended: slack_ms=...
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kTests = 10;
+constexpr auto kWakeEvery = std::chrono::milliseconds(200);
+constexpr auto kWork = std::chrono::milliseconds(5);
+
+// Written by the server as it ends, read by the next test.
+std::atomic<Clock::rep> last_server_end{0};
+std::vector<double>* slack_ms = new std::vector<double>;
+
+class Server {
+ public:
+  Server()
+      : stop_(std::make_shared<std::atomic<bool>>(false)),
+        thread_([stop = stop_] {
+          while (!stop->load()) std::this_thread::sleep_for(kWakeEvery);
+          last_server_end.store(Clock::now().time_since_epoch().count());
+        }) {}
+  // Asks the server to stop and lets it finish on its own, as servers whose
+  // stop() only sets a flag do.
+  ~Server() {
+    stop_->store(true);
+    thread_.detach();
+  }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> stop_;
+  std::thread thread_;
+};
+
+class Lingering : public testing::TestWithParam<int> {};
+
+TEST_P(Lingering, ServerStopsAfterTheTest) {
+  const Clock::rep ended = last_server_end.exchange(0);
+  if (ended != 0) {
+    slack_ms->push_back(
+        std::chrono::duration<double, std::milli>(
+            Clock::now() - Clock::time_point(Clock::duration(ended)))
+            .count());
+  }
+  if (GetParam() == kTests - 1 && !slack_ms->empty()) {
+    std::vector<double> s = *slack_ms;
+    std::sort(s.begin(), s.end());
+    printf(
+        "lingering_suite: median slack after a server ended: "
+        "slack_ms=%.1f\n",
+        s[s.size() / 2]);
+    return;
+  }
+  Server server;
+  std::this_thread::sleep_for(kWork);
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, Lingering, testing::Range(0, kTests));
+
+}  // namespace
