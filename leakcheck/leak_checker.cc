@@ -43,7 +43,8 @@ class Checker {
   // joined can linger in /proc for a moment, and should cost nothing. It is
   // judged again while its verdict may change: it was still starting (no
   // recorded origin yet, or signals blocked as glibc does at thread start),
-  // or it has renamed itself since.
+  // or it has renamed itself since. A thread an ignore rule accepts is
+  // decided at once (glibc's helpers linger for a second or for ever).
   absl::StatusOr<std::vector<pid_t>> BlamedThreads(
       const absl::flat_hash_set<pid_t>& before, bool last_poll) {
     absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
@@ -131,6 +132,10 @@ class Checker {
 
   void Classify(const std::vector<ThreadInfo>& threads) {
     GatherRules();
+    // The threads were listed before this: with no start pending now, one
+    // without an origin will never get one.
+    const bool origins_final =
+        !ThreadOriginsRecorded() || !ThreadStartsPending();
     std::vector<ThreadDump> dumps;
     if (needs_stack_) {
       absl::StatusOr<std::vector<ThreadDump>> captured =
@@ -156,8 +161,12 @@ class Checker {
         }
       }
       c.singleton = StartedBySingleton(dump);
-      c.settled = (!needs_stack_ || dump.stack_available) &&
-                  (!ThreadOriginsRecorded() || !dump.created_by.empty());
+      const bool origin_final = !dump.created_by.empty() || origins_final;
+      // A thread a rule accepts is decided at once, unless its origin may
+      // still appear: it is never waited for, however long it lives.
+      c.settled = (c.rule >= 0 && origin_final) ||
+                  ((!needs_stack_ || dump.stack_available) &&
+                   (!ThreadOriginsRecorded() || !dump.created_by.empty()));
       const pid_t tid = dump.info.id.tid;
       c.dump = std::move(dump);
       candidates_.insert_or_assign(tid, std::move(c));

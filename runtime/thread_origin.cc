@@ -41,4 +41,6 @@ bool ThreadOriginsRecorded() {
 
 uint64_t ThreadCreationCount() { return internal::InterposedCreateCalls(); }
 
+bool ThreadStartsPending() { return internal::InterposedStartsPending(); }
+
 }  // namespace taskleak

@@ -103,6 +103,12 @@ bool ThreadOriginsRecorded();
 // async-signal-safe, a few nanoseconds.
 uint64_t ThreadCreationCount();
 
+// Whether a thread created through pthread_create may not have recorded its
+// origin yet. Call after listing threads: when false, a listed thread with
+// no origin never gets one (it bypassed pthread_create). Thread-safe; not
+// async-signal-safe.
+bool ThreadStartsPending();
+
 }  // namespace taskleak
 
 #endif  // TASKLEAK_RUNTIME_THREAD_ORIGIN_H_

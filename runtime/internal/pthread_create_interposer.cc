@@ -144,6 +144,13 @@ using OriginMap =
 struct Registry {
   std::mutex mu;
   OriginMap origins;
+  // Recorded creations whose thread has not registered yet: incremented by
+  // the creator before the thread exists, decremented under `mu` as the
+  // thread registers (or by the creator if creation failed). Read under
+  // `mu`, so that a reader who sees no start pending also sees every
+  // registration that preceded it. Relaxed: `mu` orders it, and no new
+  // synchronization between the program's threads is made.
+  std::atomic<int64_t> starts_pending{0};
   // Set in a forked child: `origins` holds the parent's threads, none of
   // which exist here. They are freed at the child's first registration,
   // not in the fork handler, which must not touch the heap (a sanitizer's
@@ -193,6 +200,8 @@ void AfterForkInChild() {
   Registry* registry = g_registry.load();
   registry->mu.unlock();
   registry->inherited = true;
+  // Creations in flight belonged to threads that do not exist here.
+  registry->starts_pending.store(0, std::memory_order_relaxed);
   g_captures_in_progress.store(0);
   g_fork_pending.store(false);
 }
@@ -223,6 +232,7 @@ void Register(std::shared_ptr<const ThreadOrigin> origin) {
   // its thread_local destructors; its tid has been reused.
   replaced = std::move(slot);
   slot = std::move(origin);
+  registry.starts_pending.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Unregister(const ThreadOrigin* origin) {
@@ -261,6 +271,14 @@ struct PendingStart {
   std::shared_ptr<ThreadOrigin> origin;
 };
 
+// A recorded creation that will register no thread (it failed, or the
+// thread could not record itself).
+void StartSettled() {
+  Registry& registry = GetRegistry();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  registry.starts_pending.fetch_sub(1, std::memory_order_relaxed);
+}
+
 // Registers the new thread and frees `pending`.
 void RegisterStartedThread(PendingStart* pending) {
   std::shared_ptr<ThreadOrigin> origin = std::move(pending->origin);
@@ -273,6 +291,7 @@ void RegisterStartedThread(PendingStart* pending) {
   } catch (...) {
     // Out of memory: the thread runs unrecorded.
     t_exit_hook.origin = nullptr;
+    StartSettled();
   }
   g_thread_starts.fetch_add(1, std::memory_order_relaxed);
 }
@@ -401,8 +420,12 @@ int CreateThread(void* return_address, pthread_t* thread,
     // Out of memory: start the thread unrecorded rather than fail it.
     return Forward(forwarding, thread, attr, routine, arg);
   }
+  GetRegistry().starts_pending.fetch_add(1, std::memory_order_relaxed);
   const int result = Forward(forwarding, thread, attr, StartThread, pending);
-  if (result != 0) delete pending;
+  if (result != 0) {
+    delete pending;
+    StartSettled();
+  }
   return result;
 }
 
@@ -420,6 +443,12 @@ std::shared_ptr<const ThreadOrigin> FindThreadOrigin(pid_t tid) {
   if (registry.inherited) return nullptr;
   auto it = registry.origins.find(tid);
   return it == registry.origins.end() ? nullptr : it->second;
+}
+
+bool InterposedStartsPending() {
+  Registry& registry = GetRegistry();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  return registry.starts_pending.load(std::memory_order_relaxed) > 0;
 }
 
 uint64_t InterposedCreateCalls() {

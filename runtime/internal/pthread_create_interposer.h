@@ -25,6 +25,12 @@ uint64_t InterposedThreadStarts();
 // before the call is forwarded. Thread-safe.
 uint64_t InterposedCreateCalls();
 
+// Whether a thread created through the interposer is running but has not
+// registered its origin yet (or its creation has not returned). Read after
+// listing threads: when false, a listed thread without an origin never gets
+// one. Thread-safe.
+bool InterposedStartsPending();
+
 enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
 
 // Starts and joins one thread through the pthread_create that the dynamic
