@@ -51,10 +51,12 @@ class Checker {
     if (!tids.ok()) return tids.status();
     std::vector<pid_t> alive;
     std::vector<ThreadInfo> to_classify;
+    undecided_ = 0;
     for (pid_t tid : *tids) {
       if (before.contains(tid)) continue;
       if (!last_poll && seen_once_.insert(tid).second) {
         unclassified_ = true;
+        ++undecided_;
         continue;
       }
       absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid);
@@ -77,18 +79,22 @@ class Checker {
       const Candidate& c = candidates_.at(tid);
       // A verdict that may still change must not end the wait early.
       if (!c.settled) unclassified_ = true;
-      if (c.singleton && !options_.strict_singletons) continue;
-      if (c.rule >= 0) {
+      bool accepted = c.singleton && !options_.strict_singletons;
+      if (!accepted && c.rule >= 0) {
         const int allowed = rules_[c.rule].tolerance();
-        if (allowed < 0 || ++matches[c.rule] <= allowed) continue;
+        accepted = allowed < 0 || ++matches[c.rule] <= allowed;
       }
-      blamed.push_back(tid);
+      if (!accepted || !c.settled) ++undecided_;
+      if (!accepted) blamed.push_back(tid);
     }
     return blamed;
   }
 
   // Whether the last BlamedThreads saw new threads it has not judged yet.
   bool TakeUnclassified() { return std::exchange(unclassified_, false); }
+
+  // New threads the last BlamedThreads saw alive and did not accept.
+  int Undecided() const { return undecided_; }
 
   // Notes for singletons that were left alone, with their current names
   // (a thread may have named itself after it was judged).
@@ -180,6 +186,7 @@ class Checker {
   absl::flat_hash_map<pid_t, Candidate> candidates_;
   absl::flat_hash_set<pid_t> seen_once_;
   bool unclassified_ = false;
+  int undecided_ = 0;
 };
 
 absl::StatusOr<std::vector<int>> NewFds(
@@ -264,6 +271,9 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
     if (now >= deadline) {
       last_poll = true;
       continue;
+    }
+    if (options.on_wait) {
+      options.on_wait(checker.Undecided(), static_cast<int>(tasks));
     }
     absl::SleepFor(std::min(pause, deadline - now));
     pause = std::min(pause * 2, kLongestPoll);

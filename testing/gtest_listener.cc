@@ -46,9 +46,17 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
 }
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
+  // The check's wait still belongs to the test: a signal during it names
+  // the test and what the check waits for.
+  internal::WatchdogLeakCheckStarted();
+  CheckForLeaks(test);
   internal::WatchdogTestEnded(test);
+}
+
+void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
   if (!snapshot_.has_value()) return;
   LeakCheckOptions check = options_.check;
+  check.on_wait = &internal::WatchdogLeakCheckWaiting;
   const bool run = ThisTest::Apply(&check);
   ThisTest::Reset();
   if (!run) return;

@@ -45,6 +45,7 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override;
 
  private:
+  void CheckForLeaks(const ::testing::TestInfo& test);
   void Report(const ::testing::TestInfo& test, const LeakReport& report);
 
   GoogleTestLeakOptions options_;
