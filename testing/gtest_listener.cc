@@ -1,11 +1,16 @@
 #include "testing/gtest_listener.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "testing/internal/report_files.h"
 #include "testing/internal/sanitizer_listener.h"
 #include "testing/internal/watchdog.h"
@@ -18,6 +23,34 @@ bool leaks_found = false;
 
 std::string TestName(const ::testing::TestInfo& test) {
   return absl::StrCat(test.test_suite_name(), ".", test.name());
+}
+
+// The flag that would accept the leaked threads, at the frames that created
+// them; "" if no creation was recorded. Quoted for the shell when needed.
+std::string IgnoreHint(const LeakReport& report) {
+  std::vector<std::string> flags;
+  for (const ThreadDump& thread : report.threads) {
+    const std::string function = CreatingFunction(thread);
+    // A thread the test body started itself is the test's to end.
+    if (function.empty() || absl::EndsWith(function, "::TestBody")) continue;
+    const bool plain =
+        std::all_of(function.begin(), function.end(), [](char c) {
+          return absl::ascii_isalnum(c) || c == '_' || c == ':' || c == '~';
+        });
+    std::string flag =
+        absl::StrCat("--taskleak_ignore_created_by=",
+                     plain ? function : absl::StrCat("'", function, "'"));
+    if (std::find(flags.begin(), flags.end(), flag) == flags.end()) {
+      flags.push_back(std::move(flag));
+    }
+  }
+  if (flags.empty()) return "";
+  return absl::StrCat(
+      "if ",
+      report.threads.size() == 1 ? "this thread is" : "these threads are",
+      " meant to outlive the test (a process-wide pool started lazily): ",
+      absl::StrJoin(flags, " "),
+      " (or TASKLEAK_IGNORE_CREATED_BY), or ThisTest::Ignore in the test\n");
 }
 
 }  // namespace
@@ -89,6 +122,7 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
                     "report: ", path.ok() ? *path : path.status().ToString(),
                     "\n");
   }
+  absl::StrAppend(&message, IgnoreHint(report));
   if (options_.github_annotations) {
     for (const std::string& line : internal::GithubAnnotations(report)) {
       printf("%s\n", line.c_str());
