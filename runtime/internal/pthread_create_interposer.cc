@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/config.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
 #include "runtime/internal/libunwind.h"
@@ -477,9 +478,24 @@ ProbeResult ProbeInterposer() {
 }  // namespace internal
 }  // namespace taskleak
 
-extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
-                              void* (*start_routine)(void*),
-                              void* arg) noexcept {
+// Weak, so that a program defining its own pthread_create (to inject
+// failures, say) links and runs with it: threads then start unrecorded and
+// ThreadOriginsRecorded() says so. Not under clang's sanitizers: their
+// static runtimes define pthread_create as a weak alias too, linked before
+// us, and the first weak definition would win over ours.
+#if defined(__clang__) && (defined(ABSL_HAVE_THREAD_SANITIZER) ||    \
+                           defined(ABSL_HAVE_ADDRESS_SANITIZER) ||   \
+                           defined(ABSL_HAVE_MEMORY_SANITIZER) ||    \
+                           defined(ABSL_HAVE_HWADDRESS_SANITIZER) || \
+                           defined(ABSL_HAVE_LEAK_SANITIZER))
+#define TASKLEAK_PTHREAD_CREATE_LINKAGE
+#else
+#define TASKLEAK_PTHREAD_CREATE_LINKAGE __attribute__((weak))
+#endif
+
+extern "C" TASKLEAK_PTHREAD_CREATE_LINKAGE int pthread_create(
+    pthread_t* thread, const pthread_attr_t* attr,
+    void* (*start_routine)(void*), void* arg) noexcept {
   return taskleak::internal::CreateThread(__builtin_return_address(0), thread,
                                           attr, start_routine, arg);
 }
