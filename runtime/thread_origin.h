@@ -74,9 +74,9 @@ struct ThreadOrigin {
 };
 
 // The deepest creation stack recorded.
-inline constexpr int kMaxCreationFrames = 64;
+constexpr int kMaxCreationFrames = 64;
 // The longest chain a record keeps (the record itself included).
-inline constexpr int kMaxCreationChain = 64;
+constexpr int kMaxCreationChain = 64;
 
 // How the live thread `tid` was created, or null if unknown: the thread was
 // created before recording began, by glibc internally, has not started

@@ -75,7 +75,7 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
     disabled_ = true;
     return;
   }
-  snapshot_ = *std::move(snapshot);
+  snapshot_ = std::make_unique<LeakSnapshot>(*std::move(snapshot));
 }
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
@@ -87,7 +87,7 @@ void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
 }
 
 void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
-  if (!snapshot_.has_value()) return;
+  if (snapshot_ == nullptr) return;
   LeakCheckOptions check = options_.check;
   check.on_wait = &internal::WatchdogLeakCheckWaiting;
   const bool run = ThisTest::Apply(&check);

@@ -25,7 +25,6 @@
 #define TASKLEAK_TESTING_GTEST_LISTENER_H_
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -49,7 +48,8 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   void Report(const ::testing::TestInfo& test, const LeakReport& report);
 
   GoogleTestLeakOptions options_;
-  std::optional<LeakSnapshot> snapshot_;
+  // C++14 for consumers' code that includes this header: no std::optional.
+  std::unique_ptr<LeakSnapshot> snapshot_;
   int iteration_ = 0;
   // "Suite.Test: summary" for the summary files.
   std::vector<std::pair<std::string, std::string>> leaks_;
