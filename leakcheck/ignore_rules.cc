@@ -1,6 +1,8 @@
 #include "leakcheck/ignore_rules.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -50,7 +52,58 @@ bool OnlyRuntimeFrames(const std::vector<SymbolizedFrame>& frames) {
   return true;
 }
 
+// Frames of the library that starts threads for the caller.
+bool InStandardLibrary(const SymbolizedFrame& frame) {
+  return absl::StartsWith(frame.function, "std::") ||
+         absl::StartsWith(frame.function, "__gnu_cxx::") ||
+         absl::StartsWith(frame.function, "pthread_create") ||
+         absl::StrContains(frame.module, "libstdc++");
+}
+
+// "a::(anonymous namespace)::Pool<int>::Start(int) const" -> its
+// "::"-separated parts up to the parameter list: {"a", "(anonymous
+// namespace)", "Pool<int>", "Start"}.
+std::vector<std::string> NameParts(absl::string_view function) {
+  std::vector<std::string> parts(1);
+  int depth = 0;
+  for (size_t i = 0; i < function.size(); ++i) {
+    const char c = function[i];
+    if (depth == 0 && c == '(' &&
+        !absl::StartsWith(function.substr(i), "(anonymous namespace)")) {
+      break;
+    }
+    if (c == '<' || c == '(') ++depth;
+    if ((c == '>' || c == ')') && depth > 0) --depth;
+    if (depth == 0 && absl::StartsWith(function.substr(i), "::")) {
+      parts.emplace_back();
+      ++i;
+      continue;
+    }
+    parts.back().push_back(c);
+  }
+  return parts;
+}
+
 }  // namespace
+
+std::string CreatingFunction(const ThreadDump& thread) {
+  if (thread.created_by.empty()) return "";
+  for (const SymbolizedFrame& frame : thread.created_by[0].stack) {
+    if (frame.function.empty() || InStandardLibrary(frame)) continue;
+    const std::vector<std::string> parts = NameParts(frame.function);
+    // The class and the method when there is a class: short, and specific
+    // enough not to accept other threads.
+    std::string name = parts.back();
+    if (parts.size() >= 2 && !absl::StartsWith(parts[parts.size() - 2], "(")) {
+      name = absl::StrCat(parts[parts.size() - 2], "::", name);
+    }
+    if (!FunctionNameMatches(frame.function, name)) {
+      name = frame.function;  // a shape NameParts does not know
+    }
+    return name;
+  }
+  return "";
+}
 
 bool FunctionNameMatches(absl::string_view symbolized,
                          absl::string_view function) {

@@ -89,6 +89,13 @@ std::string ValidateIgnoreRegex(absl::string_view regex);
 bool FunctionNameMatches(absl::string_view symbolized,
                          absl::string_view function);
 
+// What IgnoreCreatedBy would be given to accept `thread`: the function of
+// the innermost frame of its creation stack outside the C++ library
+// (std::thread's constructor and the like), without its parameters and
+// outer namespaces ("PosixEnv::Schedule"). Empty when the creation was not
+// recorded or no frame has a name.
+std::string CreatingFunction(const ThreadDump& thread);
+
 // Threads that are never the test's doing: sanitizer runtime threads,
 // glibc's internal helper threads (timer, AIO) and taskleak's own.
 std::vector<IgnoreRule> BuiltinIgnoreRules();

@@ -80,6 +80,25 @@ TEST(IgnoreRulesTest, ToleranceAndCostAreReported) {
   EXPECT_TRUE(IgnoreTopFunction("x").NeedsStack());
 }
 
+TEST(IgnoreRulesTest, CreatingFunctionSkipsTheLibraryAndMatchesItsRule) {
+  const ThreadDump lazy = Thread(
+      "bg", {},
+      {"std::thread::_M_start_thread(std::unique_ptr<std::thread::_State, "
+       "std::default_delete<std::thread::_State> >, void (*)())",
+       "std::thread::thread<void (*)(void*), void*&, void>(void (*&&)(void*), "
+       "void*&)",
+       "leveldb::(anonymous namespace)::PosixEnv::Schedule(void (*)(void*), "
+       "void*)",
+       "leveldb::EnvTest_RunMany_Test::TestBody()"});
+  EXPECT_EQ(CreatingFunction(lazy), "PosixEnv::Schedule");
+  EXPECT_TRUE(IgnoreCreatedBy(CreatingFunction(lazy)).Matches(lazy));
+  EXPECT_EQ(CreatingFunction(Thread("x", {}, {"Pool<int>::Start(int) const"})),
+            "Pool<int>::Start");
+  EXPECT_EQ(CreatingFunction(Thread("x", {}, {"(anonymous namespace)::Go()"})),
+            "Go");
+  EXPECT_EQ(CreatingFunction(Thread("x", {}, {})), "");
+}
+
 TEST(IgnoreRulesTest, BuiltinsIgnoreSanitizerAndOwnThreadsOnly) {
   std::vector<IgnoreRule> builtins = BuiltinIgnoreRules();
   auto ignored = [&](const ThreadDump& t) {

@@ -55,17 +55,20 @@ class Checker {
   // joined can linger in /proc for a moment, and should cost nothing. It is
   // judged again while its verdict may change: it was still starting (no
   // recorded origin yet, or signals blocked as glibc does at thread start),
-  // or it has renamed itself since.
+  // or it has renamed itself since. A thread an ignore rule accepts is
+  // decided at once (glibc's helpers linger for a second or for ever).
   absl::StatusOr<std::vector<pid_t>> BlamedThreads(
       const absl::flat_hash_set<pid_t>& before, bool last_poll) {
     absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
     if (!tids.ok()) return tids.status();
     std::vector<pid_t> alive;
     std::vector<ThreadInfo> to_classify;
+    undecided_ = 0;
     for (pid_t tid : *tids) {
       if (before.contains(tid)) continue;
       if (!last_poll && seen_once_.insert(tid).second) {
         unclassified_ = true;
+        ++undecided_;
         continue;
       }
       absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid);
@@ -88,18 +91,22 @@ class Checker {
       const Candidate& c = candidates_.at(tid);
       // A verdict that may still change must not end the wait early.
       if (!c.settled) unclassified_ = true;
-      if (c.singleton && !options_.strict_singletons) continue;
-      if (c.rule >= 0) {
+      bool accepted = c.singleton && !options_.strict_singletons;
+      if (!accepted && c.rule >= 0) {
         const int allowed = rules_[c.rule].tolerance();
-        if (allowed < 0 || ++matches[c.rule] <= allowed) continue;
+        accepted = allowed < 0 || ++matches[c.rule] <= allowed;
       }
-      blamed.push_back(tid);
+      if (!accepted || !c.settled) ++undecided_;
+      if (!accepted) blamed.push_back(tid);
     }
     return blamed;
   }
 
   // Whether the last BlamedThreads saw new threads it has not judged yet.
   bool TakeUnclassified() { return std::exchange(unclassified_, false); }
+
+  // New threads the last BlamedThreads saw alive and did not accept.
+  int Undecided() const { return undecided_; }
 
   // Notes for singletons that were left alone, with their current names
   // (a thread may have named itself after it was judged).
@@ -155,6 +162,10 @@ class Checker {
   void Classify(const std::vector<ThreadInfo>& threads) {
     GatherRules();
     std::vector<ThreadInfo> to_capture;
+    // The threads were listed before this: with no start pending now, one
+    // without an origin will never get one.
+    const bool origins_final =
+        !ThreadOriginsRecorded() || !ThreadStartsPending();
     std::vector<ThreadDump> dumps;
     for (const ThreadInfo& info : threads) {
       if (NeedsStack(info)) {
@@ -184,8 +195,12 @@ class Checker {
         }
       }
       c.singleton = StartedBySingleton(dump);
-      c.settled = (!NeedsStack(dump.info) || dump.stack_available) &&
-                  (!ThreadOriginsRecorded() || !dump.created_by.empty());
+      const bool origin_final = !dump.created_by.empty() || origins_final;
+      // A thread a rule accepts is decided at once, unless its origin may
+      // still appear: it is never waited for, however long it lives.
+      c.settled = (c.rule >= 0 && origin_final) ||
+                  ((!NeedsStack(dump.info) || dump.stack_available) &&
+                   (!ThreadOriginsRecorded() || !dump.created_by.empty()));
       const pid_t tid = dump.info.id.tid;
       c.dump = std::move(dump);
       candidates_.insert_or_assign(tid, std::move(c));
@@ -199,6 +214,7 @@ class Checker {
   absl::flat_hash_map<pid_t, Candidate> candidates_;
   absl::flat_hash_set<pid_t> seen_once_;
   bool unclassified_ = false;
+  int undecided_ = 0;
 };
 
 absl::StatusOr<std::vector<int>> NewFds(
@@ -377,6 +393,9 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
     if (now >= deadline) {
       last_poll = true;
       continue;
+    }
+    if (options.on_wait) {
+      options.on_wait(checker.Undecided(), static_cast<int>(tasks));
     }
     // Woken as soon as a recorded thread ends: the check then returns
     // within about a millisecond of the last new thread ending (it may

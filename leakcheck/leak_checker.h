@@ -33,6 +33,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -66,6 +67,10 @@ struct LeakCheckOptions {
   bool strict_singletons = false;
   // How stacks are captured and shown in the report.
   DumpOptions dump;
+  // Called before each pause of the grace wait with how many new threads
+  // and tasks it is waiting for, so that a dump made meanwhile can say so.
+  // Runs on the checking thread; must not block.
+  std::function<void(int threads, int tasks)> on_wait;
 };
 
 // What was alive at one moment.

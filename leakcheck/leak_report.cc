@@ -1,5 +1,7 @@
 #include "leakcheck/leak_report.h"
 
+#include <errno.h>
+
 #include <string>
 #include <vector>
 
@@ -18,6 +20,16 @@ std::string Duration(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
 }
 
+// A thread that never named itself carries its creator's name (often the
+// program's), which reads like the main thread.
+std::string Label(const ThreadDump& t) {
+  const bool inherited = t.created_by.empty()
+                             ? t.info.name == program_invocation_short_name
+                             : t.info.name == t.created_by[0].name;
+  if (!inherited) return t.info.name;
+  return absl::StrCat("unnamed thread ", t.info.id.tid);
+}
+
 }  // namespace
 
 std::string LeakReport::Summary() const {
@@ -25,7 +37,7 @@ std::string LeakReport::Summary() const {
   std::vector<std::string> parts;
   if (!threads.empty()) {
     std::vector<std::string> names;
-    for (const ThreadDump& t : threads) names.push_back(t.info.name);
+    for (const ThreadDump& t : threads) names.push_back(Label(t));
     parts.push_back(absl::StrCat(
         Plural(threads.size(), "thread", "threads"), " started by ", scope,
         threads.size() == 1 ? " is" : " are", " still running after ",

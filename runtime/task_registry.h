@@ -47,10 +47,10 @@ struct TaskRecord;
 // Kinds and names are stored in fixed inline buffers, so registering never
 // allocates for them. Longer strings are cut to these many bytes (never in
 // the middle of a UTF-8 sequence), without any marker.
-inline constexpr size_t kMaxTaskKindLength = 31;
-inline constexpr size_t kMaxTaskNameLength = 63;
+constexpr size_t kMaxTaskKindLength = 31;
+constexpr size_t kMaxTaskNameLength = 63;
 // Frames kept of a creation stack, innermost first; deeper frames are lost.
-inline constexpr int kMaxTaskStackDepth = 64;
+constexpr int kMaxTaskStackDepth = 64;
 
 // How one task is registered.
 struct TaskOptions {

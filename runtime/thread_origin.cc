@@ -69,5 +69,6 @@ uint64_t ThreadExitCount() { return internal::InterposedThreadExits(); }
 void WaitForThreadExit(uint64_t exits_seen, absl::Duration timeout) {
   internal::WaitForInterposedThreadExit(exits_seen, timeout);
 }
+bool ThreadStartsPending() { return internal::InterposedStartsPending(); }
 
 }  // namespace taskleak

@@ -73,9 +73,9 @@ struct ThreadOrigin {
 };
 
 // The deepest creation stack recorded.
-inline constexpr int kMaxCreationFrames = 64;
+constexpr int kMaxCreationFrames = 64;
 // The longest chain a record keeps (the record itself included).
-inline constexpr int kMaxCreationChain = 64;
+constexpr int kMaxCreationChain = 64;
 
 // How the live thread `tid` was created, or null if unknown: the thread was
 // created before recording began, by glibc internally, has not started
@@ -124,6 +124,11 @@ uint64_t ThreadExitCount();
 // its next poll. Creates no synchronization with the ending thread.
 // Thread-safe; not async-signal-safe.
 void WaitForThreadExit(uint64_t exits_seen, absl::Duration timeout);
+// Whether a thread created through pthread_create may not have recorded its
+// origin yet. Call after listing threads: when false, a listed thread with
+// no origin never gets one (it bypassed pthread_create). Thread-safe; not
+// async-signal-safe.
+bool ThreadStartsPending();
 
 }  // namespace taskleak
 

@@ -73,6 +73,12 @@ absl::Status AddIgnoreFunction(absl::string_view value, Options* o) {
   return absl::OkStatus();
 }
 
+absl::Status AddIgnoreCreatedBy(absl::string_view value, Options* o) {
+  if (value.empty()) return Bad("ignore_created_by", value, "empty name");
+  o->check.ignore.push_back(IgnoreCreatedBy(value));
+  return absl::OkStatus();
+}
+
 absl::Status SetCheck(absl::string_view value, Options* o) {
   o->check.check_threads = o->check.check_tasks = o->check.check_fds = false;
   o->check_races = o->check_heap = false;
@@ -182,6 +188,10 @@ const std::vector<Flag>& Flags() {
       {"ignore_function", "NAME",
        "ignore threads with NAME on their stack (repeatable)",
        AddIgnoreFunction, true},
+      {"ignore_created_by", "FUNCTION",
+       "ignore threads started from a stack through FUNCTION, such as a\n"
+       "      lazily started pool's (repeatable; a leak report suggests one)",
+       AddIgnoreCreatedBy, true},
       {"check", "LIST",
        "what to check: threads,tasks,fds,races,heap (default threads,tasks;\n"
        "      plus races under ThreadSanitizer, heap under AddressSanitizer)",
@@ -271,7 +281,9 @@ absl::StatusOr<GoogleTestLeakOptions> ParseTaskleakFlags(int* argc,
     for (auto [flag, kind] :
          {std::pair{"--taskleak_ignore_thread=", IgnoreRule::Kind::kThreadName},
           std::pair{"--taskleak_ignore_function=",
-                    IgnoreRule::Kind::kAnyFunction}}) {
+                    IgnoreRule::Kind::kAnyFunction},
+          std::pair{"--taskleak_ignore_created_by=",
+                    IgnoreRule::Kind::kCreatedBy}}) {
       if (!absl::StartsWith(argv[i], flag)) continue;
       std::vector<IgnoreRule>& rules = options.check.ignore;
       rules.erase(std::remove_if(rules.begin(), rules.end(),

@@ -33,8 +33,8 @@ class FlagsTest : public ::testing::Test {
     for (const char* var :
          {"TASKLEAK_MODE", "TASKLEAK_GRACE", "TASKLEAK_TOLERANCE",
           "TASKLEAK_IGNORE_THREAD", "TASKLEAK_IGNORE_FUNCTION",
-          "TASKLEAK_CHECK", "TASKLEAK_MAX_FRAMES", "TASKLEAK_REPORT_DIR",
-          "TASKLEAK_STRICT_SINGLETONS", "GITHUB_ACTIONS",
+          "TASKLEAK_IGNORE_CREATED_BY", "TASKLEAK_CHECK", "TASKLEAK_MAX_FRAMES",
+          "TASKLEAK_REPORT_DIR", "TASKLEAK_STRICT_SINGLETONS", "GITHUB_ACTIONS",
           "TEST_UNDECLARED_OUTPUTS_DIR"}) {
       unsetenv(var);
     }
@@ -152,12 +152,37 @@ TEST_F(FlagsTest, BadInputNamesTheFlagAndTheProblem) {
   EXPECT_THAT(o.status().message(), HasSubstr("TASKLEAK_GRACE"));
 }
 
+TEST_F(FlagsTest, IgnoreCreatedByAndItsTwin) {
+  setenv("TASKLEAK_IGNORE_CREATED_BY", "PosixEnv::Schedule;Pool::Start", 1);
+  absl::StatusOr<GoogleTestLeakOptions> from_env = Parse({}, nullptr);
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  ASSERT_EQ(from_env->check.ignore.size(), 2u);
+  EXPECT_EQ(from_env->check.ignore[0].Describe(),
+            "created by PosixEnv::Schedule");
+  EXPECT_EQ(from_env->check.ignore[1].Describe(), "created by Pool::Start");
+
+  // The flag replaces its twin.
+  absl::StatusOr<GoogleTestLeakOptions> o =
+      Parse({"--taskleak_ignore_created_by=Cache::Start"}, nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  ASSERT_EQ(o->check.ignore.size(), 1u);
+  EXPECT_EQ(o->check.ignore[0].kind(), IgnoreRule::Kind::kCreatedBy);
+  EXPECT_EQ(o->check.ignore[0].Describe(), "created by Cache::Start");
+
+  absl::StatusOr<GoogleTestLeakOptions> empty =
+      Parse({"--taskleak_ignore_created_by="}, nullptr);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_THAT(empty.status().message(),
+              HasSubstr("--taskleak_ignore_created_by=: empty name"));
+}
+
 TEST_F(FlagsTest, HelpNamesEveryFlag) {
   const std::string help = TaskleakFlagsHelp();
   for (const char* flag :
        {"--taskleak_mode", "--taskleak_grace", "--taskleak_tolerance",
         "--taskleak_ignore_thread", "--taskleak_ignore_function",
-        "--taskleak_check", "--taskleak_max_frames", "--taskleak_report_dir",
+        "--taskleak_ignore_created_by", "--taskleak_check",
+        "--taskleak_max_frames", "--taskleak_report_dir",
         "--taskleak_strict_singletons"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }

@@ -3,12 +3,17 @@
 #include <errno.h>
 #include <string.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "runtime/internal/hidden_from_tsan.h"
 #include "runtime/thread_origin.h"
 #include "runtime/timeline.h"
@@ -25,6 +30,34 @@ bool leaks_found = false;
 
 std::string TestName(const ::testing::TestInfo& test) {
   return absl::StrCat(test.test_suite_name(), ".", test.name());
+}
+
+// The flag that would accept the leaked threads, at the frames that created
+// them; "" if no creation was recorded. Quoted for the shell when needed.
+std::string IgnoreHint(const LeakReport& report) {
+  std::vector<std::string> flags;
+  for (const ThreadDump& thread : report.threads) {
+    const std::string function = CreatingFunction(thread);
+    // A thread the test body started itself is the test's to end.
+    if (function.empty() || absl::EndsWith(function, "::TestBody")) continue;
+    const bool plain =
+        std::all_of(function.begin(), function.end(), [](char c) {
+          return absl::ascii_isalnum(c) || c == '_' || c == ':' || c == '~';
+        });
+    std::string flag =
+        absl::StrCat("--taskleak_ignore_created_by=",
+                     plain ? function : absl::StrCat("'", function, "'"));
+    if (std::find(flags.begin(), flags.end(), flag) == flags.end()) {
+      flags.push_back(std::move(flag));
+    }
+  }
+  if (flags.empty()) return "";
+  return absl::StrCat(
+      "if ",
+      report.threads.size() == 1 ? "this thread is" : "these threads are",
+      " meant to outlive the test (a process-wide pool started lazily): ",
+      absl::StrJoin(flags, " "),
+      " (or TASKLEAK_IGNORE_CREATED_BY), or ThisTest::Ignore in the test\n");
 }
 
 }  // namespace
@@ -53,15 +86,21 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
     disabled_ = true;
     return;
   }
-  snapshot_ = *std::move(snapshot);
+  snapshot_ = std::make_unique<LeakSnapshot>(*std::move(snapshot));
 }
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
   internal::HiddenFromTsan hidden;
   EndTimelineScope();  // before the grace period: it is not the test's time
+  internal::WatchdogLeakCheckStarted();
+  CheckForLeaks(test);
   internal::WatchdogTestEnded(test);
-  if (!snapshot_.has_value()) return;
+}
+
+void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
+  if (snapshot_ == nullptr) return;
   LeakCheckOptions check = options_.check;
+  check.on_wait = &internal::WatchdogLeakCheckWaiting;
   const bool run = ThisTest::Apply(&check);
   ThisTest::Reset();
   if (!run) return;
@@ -96,6 +135,7 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
                     "report: ", path.ok() ? *path : path.status().ToString(),
                     "\n");
   }
+  absl::StrAppend(&message, IgnoreHint(report));
   for (internal::Finding& f : internal::LeakFindings(report, report_file)) {
     internal::RecordFinding(std::move(f));
   }

@@ -25,7 +25,6 @@
 #define TASKLEAK_TESTING_GTEST_LISTENER_H_
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -45,12 +44,14 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override;
 
  private:
+  void CheckForLeaks(const ::testing::TestInfo& test);
   void Report(const ::testing::TestInfo& test, const LeakReport& report);
   // report_dir/taskleak-timeline.json (runtime/timeline.h).
   void WriteTimeline() const;
 
   GoogleTestLeakOptions options_;
-  std::optional<LeakSnapshot> snapshot_;
+  // C++14 for consumers' code that includes this header: no std::optional.
+  std::unique_ptr<LeakSnapshot> snapshot_;
   int iteration_ = 0;
   // "Suite.Test: summary" for the summary files.
   std::vector<std::pair<std::string, std::string>> leaks_;

@@ -56,7 +56,8 @@ TEST(GoogleTestListenerTest, OnlyTheLeakingTestsFail) {
   internal::ProcessResult r = RunSuite({});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   for (const char* leaking :
-       {"Leaky.DetachedWorker", "Tasks.NeverCancelledTimer",
+       {"Leaky.DetachedWorker", "Unnamed.Worker",
+        "Lazy.SchedulesOnTheSharedPool", "Tasks.NeverCancelledTimer",
         "Numbers/LeakOnOdd.Worker/1"}) {
     EXPECT_THAT(r.output, HasSubstr(Failed(leaking))) << r.output;
   }
@@ -90,6 +91,49 @@ TEST(GoogleTestListenerTest, ReportSaysWhatWhereAndWhoStartedIt) {
   const size_t failed = r.output.find(Failed("Leaky.DetachedWorker"));
   EXPECT_LT(run, failure);
   EXPECT_LT(failure, failed);
+}
+
+TEST(GoogleTestListenerTest, UnnamedThreadIsShownAsUnnamedWithItsTid) {
+  internal::ProcessResult r = RunSuite({"--gtest_filter=Unnamed.Worker"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("1 thread started by Unnamed.Worker is "
+                              "still running after 300ms: unnamed thread "),
+                    Not(HasSubstr("after 300ms: leaky_suite")),
+                    // Started by the test body: no flag is suggested.
+                    Not(HasSubstr("--taskleak_ignore_created_by"))))
+      << r.output;
+}
+
+// The report's last line names the flag that accepts the thread, at the
+// frame that created it; the flag and its environment twin then do.
+TEST(GoogleTestListenerTest, LazyPoolReportSuggestsTheFlagThatAcceptsIt) {
+  constexpr char kFlag[] = "--taskleak_ignore_created_by=LazyPool::Schedule";
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=Lazy.SchedulesOnTheSharedPool"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  const size_t failure = r.output.find("taskleak: 1 thread started by");
+  const size_t hint = r.output.find(kFlag);
+  const size_t failed = r.output.find(Failed("Lazy.SchedulesOnTheSharedPool"));
+  ASSERT_NE(hint, std::string::npos) << r.output;
+  EXPECT_LT(failure, hint);
+  EXPECT_LT(hint, failed);
+  // Nothing of the report follows the hint.
+  EXPECT_EQ(r.output.find("thread ", hint), std::string::npos) << r.output;
+
+  internal::ProcessResult accepted =
+      RunSuite({"--gtest_filter=Lazy.SchedulesOnTheSharedPool", kFlag});
+  EXPECT_EQ(accepted.exit_code, 0) << accepted.output;
+  internal::ProcessResult from_env =
+      RunSuite({"--gtest_filter=Lazy.SchedulesOnTheSharedPool"},
+               {"TASKLEAK_IGNORE_CREATED_BY=LazyPool::Schedule"});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.output;
+  // Accepting the pool's creator accepts nothing else.
+  internal::ProcessResult other =
+      RunSuite({"--gtest_filter=Lazy.*:Leaky.DetachedWorker", kFlag});
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_THAT(other.output, HasSubstr(Failed("Leaky.DetachedWorker")));
+  EXPECT_THAT(other.output, HasSubstr(Passed("Lazy.SchedulesOnTheSharedPool")));
 }
 
 TEST(GoogleTestListenerTest, FailureIsInTheXmlOutput) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/config.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
 #include "runtime/internal/hidden_from_tsan.h"
@@ -152,6 +153,13 @@ using OriginMap = absl::flat_hash_map<pid_t, Registered>;
 struct Registry {
   std::mutex mu;
   OriginMap origins;
+  // Recorded creations whose thread has not registered yet: incremented by
+  // the creator before the thread exists, decremented under `mu` as the
+  // thread registers (or by the creator if creation failed). Read under
+  // `mu`, so that a reader who sees no start pending also sees every
+  // registration that preceded it. Relaxed: `mu` orders it, and no new
+  // synchronization between the program's threads is made.
+  std::atomic<int64_t> starts_pending{0};
   // Set in a forked child: `origins` holds the parent's threads, none of
   // which exist here. They are freed at the child's first registration,
   // not in the fork handler, which must not touch the heap (a sanitizer's
@@ -222,6 +230,8 @@ void AfterForkInChild() {
   Registry* registry = g_registry.load();
   registry->mu.unlock();
   registry->inherited = true;
+  // Creations in flight belonged to threads that do not exist here.
+  registry->starts_pending.store(0, std::memory_order_relaxed);
   g_captures_in_progress.store(0);
   g_fork_pending.store(false);
 }
@@ -253,6 +263,7 @@ void Register(std::shared_ptr<const ThreadOrigin> origin, uint64_t creation) {
   replaced = std::move(slot.origin);
   slot.origin = std::move(origin);
   slot.creation = creation;
+  registry.starts_pending.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Unregister(const ThreadOrigin* origin) {
@@ -318,6 +329,15 @@ struct PendingStart {
   uint64_t creation;
 };
 
+// A recorded creation that will register no thread (it failed, or the
+// thread could not record itself).
+void StartSettled() {
+  HiddenFromTsan hidden;
+  Registry& registry = GetRegistry();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  registry.starts_pending.fetch_sub(1, std::memory_order_relaxed);
+}
+
 // Registers the new thread and frees `pending`.
 void RegisterStartedThread(PendingStart* pending) {
   std::shared_ptr<ThreadOrigin> origin = std::move(pending->origin);
@@ -331,6 +351,7 @@ void RegisterStartedThread(PendingStart* pending) {
   } catch (...) {
     // Out of memory: the thread runs unrecorded.
     t_exit_hook.origin = nullptr;
+    StartSettled();
   }
   g_thread_starts.fetch_add(1, std::memory_order_relaxed);
 }
@@ -465,6 +486,7 @@ int CreateThread(void* return_address, pthread_t* thread,
       try {
         pending = new PendingStart{
             routine, arg, NewOrigin(return_address, *forwarding), creation};
+        GetRegistry().starts_pending.fetch_add(1, std::memory_order_relaxed);
       } catch (...) {
         // Out of memory: start the thread unrecorded rather than fail it.
       }
@@ -480,6 +502,7 @@ int CreateThread(void* return_address, pthread_t* thread,
   if (result != 0) {
     HiddenFromTsan hidden;
     delete pending;
+    StartSettled();
   }
   return result;
 }
@@ -508,6 +531,13 @@ std::vector<pid_t> ThreadsCreatedAfter(uint64_t create_calls) {
     if (entry.creation > create_calls) tids.push_back(tid);
   }
   return tids;
+}
+
+bool InterposedStartsPending() {
+  HiddenFromTsan hidden;
+  Registry& registry = GetRegistry();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  return registry.starts_pending.load(std::memory_order_relaxed) > 0;
 }
 
 uint64_t InterposedCreateCalls() {
@@ -559,9 +589,24 @@ ProbeResult ProbeInterposer() {
 }  // namespace internal
 }  // namespace taskleak
 
-extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
-                              void* (*start_routine)(void*),
-                              void* arg) noexcept {
+// Weak, so that a program defining its own pthread_create (to inject
+// failures, say) links and runs with it: threads then start unrecorded and
+// ThreadOriginsRecorded() says so. Not under clang's sanitizers: their
+// static runtimes define pthread_create as a weak alias too, linked before
+// us, and the first weak definition would win over ours.
+#if defined(__clang__) && (defined(ABSL_HAVE_THREAD_SANITIZER) ||    \
+                           defined(ABSL_HAVE_ADDRESS_SANITIZER) ||   \
+                           defined(ABSL_HAVE_MEMORY_SANITIZER) ||    \
+                           defined(ABSL_HAVE_HWADDRESS_SANITIZER) || \
+                           defined(ABSL_HAVE_LEAK_SANITIZER))
+#define TASKLEAK_PTHREAD_CREATE_LINKAGE
+#else
+#define TASKLEAK_PTHREAD_CREATE_LINKAGE __attribute__((weak))
+#endif
+
+extern "C" TASKLEAK_PTHREAD_CREATE_LINKAGE int pthread_create(
+    pthread_t* thread, const pthread_attr_t* attr,
+    void* (*start_routine)(void*), void* arg) noexcept {
   return taskleak::internal::CreateThread(__builtin_return_address(0), thread,
                                           attr, start_routine, arg);
 }

@@ -45,6 +45,11 @@ uint64_t InterposedThreadExits();
 // Returns once InterposedThreadExits() differs from `exits_seen`, or after
 // `timeout`. Thread-safe.
 void WaitForInterposedThreadExit(uint64_t exits_seen, absl::Duration timeout);
+// Whether a thread created through the interposer is running but has not
+// registered its origin yet (or its creation has not returned). Read after
+// listing threads: when false, a listed thread without an origin never gets
+// one. Thread-safe.
+bool InterposedStartsPending();
 
 enum class ProbeResult { kRecorded, kNotRecorded, kCannotStartThread };
 

@@ -38,6 +38,11 @@ struct CurrentTest {
   // Zero: no limit.
   absl::Duration timeout;
   bool set_by_test = false;
+  // The test body has ended and its leak check is waiting for this many
+  // new threads and tasks to end.
+  bool checking = false;
+  int waiting_threads = 0;
+  int waiting_tasks = 0;
 };
 
 struct Watchdog {
@@ -101,6 +106,24 @@ std::string WriteFile(const std::string& path, const std::string& contents) {
   return "";
 }
 
+std::string Count(int n, absl::string_view what) {
+  return absl::StrCat(n, " ", what, n == 1 ? "" : "s");
+}
+
+// "SuiteName.Test was running (for 1.2s)", with what its leak check was
+// waiting for once the body had ended.
+std::string Running(const CurrentTest& c, absl::Duration elapsed) {
+  std::string running =
+      absl::StrCat(c.name, " was running (for ", Format(elapsed), ")");
+  if (!c.checking) return running;
+  std::string waiting = Count(c.waiting_threads, "thread");
+  if (c.waiting_tasks > 0) {
+    absl::StrAppend(&waiting, " and ", Count(c.waiting_tasks, "task"));
+  }
+  return absl::StrCat(running, ", in its leak check: waiting for ", waiting,
+                      " to end");
+}
+
 std::string Describe(int signo) {
   const char* abbrev = sigabbrev_np(signo);
   return abbrev != nullptr ? absl::StrCat("SIG", abbrev)
@@ -128,11 +151,9 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
                                       : ", from --taskleak_test_timeout",
                         ")");
   } else {
-    what = absl::StrCat(
-        Describe(event.signo), " while ",
-        c.test == nullptr
-            ? std::string("no test was running")
-            : absl::StrCat(c.name, " was running (for ", Format(elapsed), ")"));
+    what = absl::StrCat(Describe(event.signo), " while ",
+                        c.test == nullptr ? std::string("no test was running")
+                                          : Running(c, elapsed));
     if (event.signo == SIGTERM) {
       absl::StrAppend(&what,
                       "; if the test runner sent it, the test ran past its "
@@ -216,6 +237,7 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
         timeout ? absl::StrCat("taskleak: ", what)
                 : absl::StrCat("taskleak: ended by ", Describe(event.signo),
                                " after ", Format(elapsed),
+                               c.checking ? ", in its leak check" : "",
                                " (the test runner's time limit?)");
     interrupted.details = text;
     interrupted.not_run_note =
@@ -353,9 +375,24 @@ void WatchdogTestStarted(const ::testing::TestInfo& test) {
   c.timeout = Limited(w.options.test_timeout) ? w.options.test_timeout
                                               : absl::ZeroDuration();
   c.set_by_test = false;
+  c.checking = false;
+  c.waiting_threads = c.waiting_tasks = 0;
   if (!w.prepared) return;
   UpdateFallback();
   if (Limited(c.timeout)) Arm();
+}
+
+void WatchdogLeakCheckStarted() {
+  Watchdog& w = W();
+  // The check's wait is bounded by its grace; the test's limit is over.
+  if (w.prepared) DisarmEmergencyTimer();
+  w.current.checking = true;
+}
+
+void WatchdogLeakCheckWaiting(int threads, int tasks) {
+  CurrentTest& c = W().current;
+  c.waiting_threads = threads;
+  c.waiting_tasks = tasks;
 }
 
 void WatchdogTestEnded(const ::testing::TestInfo& test) {
@@ -363,6 +400,7 @@ void WatchdogTestEnded(const ::testing::TestInfo& test) {
   Watchdog& w = W();
   if (w.prepared) DisarmEmergencyTimer();
   w.current.test = nullptr;
+  w.current.checking = false;
   w.finished.insert(&test);
   if (w.prepared) UpdateFallback();
 }

@@ -64,8 +64,13 @@ struct WatchdogOptions {
 // watchdog is then off. Call once, from main, before tests run.
 absl::Status InstallWatchdog(const WatchdogOptions& options);
 
-// Called by the listener on the thread that runs the tests.
+// Called by the listener on the thread that runs the tests. Between
+// WatchdogLeakCheckStarted and WatchdogTestEnded the test's leak check is
+// waiting (no time limit applies): a signal then names the test and what
+// its check waits for, reported by WatchdogLeakCheckWaiting.
 void WatchdogTestStarted(const ::testing::TestInfo& test);
+void WatchdogLeakCheckStarted();
+void WatchdogLeakCheckWaiting(int threads, int tasks);
 void WatchdogTestEnded(const ::testing::TestInfo& test);
 
 // ThisTest::SetTimeout: the running test's limit, counted from its start.

@@ -249,6 +249,33 @@ TEST(WatchdogTest, SigtermDumpsWritesXmlAndDiesBySigterm) {
   EXPECT_THAT(TestCase(xml, "Finishes"), Not(HasSubstr("<failure")));
 }
 
+TEST(WatchdogTest, SigtermDuringALeakCheckNamesTheTestAndWhatItWaitsFor) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const std::string dir = TempDir();
+  const SuiteRun run = RunSuite(
+      {"--gtest_filter=HangTest.Finishes:SignalTest.TermDuringTheLeakCheck",
+       absl::StrCat("--gtest_output=xml:", dir, "/"),
+       absl::StrCat("--taskleak_report_dir=", dir)});
+  const std::string& out = run.result.output;
+  EXPECT_EQ(run.result.exit_code, 128 + SIGTERM) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("taskleak: SIGTERM while "
+                                   "SignalTest.TermDuringTheLeakCheck was "
+                                   "running (for "),
+                         HasSubstr("in its leak check: waiting for 1 thread "
+                                   "to end"),
+                         Not(HasSubstr("no test was running"))));
+  EXPECT_THAT(
+      internal::ReadFile(
+          dir + "/taskleak-sigterm-SignalTest.TermDuringTheLeakCheck.txt"),
+      HasSubstr("waiting for 1 thread to end"))
+      << out;
+  const std::string xml = internal::ReadFile(dir + "/hang_suite.xml");
+  EXPECT_THAT(TestCase(xml, "TermDuringTheLeakCheck"),
+              HasSubstr("<failure message=\"taskleak: ended by SIGTERM after"))
+      << xml;
+  EXPECT_THAT(TestCase(xml, "Finishes"), Not(HasSubstr("<failure")));
+}
+
 TEST(WatchdogTest, ProgramsOwnSigtermHandlerIsKept) {
   if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
   const SuiteRun run = RunSuite({"--gtest_filter=SignalTest.TermPrintsAndDies"},

@@ -82,6 +82,40 @@ TEST(Tasks, NeverCancelledTimer) {
   (void)timer;
 }
 
+// A thread that never names itself: the report must not show it under the
+// program's name, which reads like the main thread.
+TEST(Unnamed, Worker) {
+  std::thread([] { BlockForever(); }).detach();
+}
+
+// A process-wide pool in static storage that starts its thread on first
+// use, as leveldb's PosixEnv::Schedule does: whichever test schedules first
+// is blamed, and the report says how to accept the thread.
+class LazyPool {
+ public:
+  __attribute__((noinline)) void Schedule() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return;
+    started_ = true;
+    std::thread([] {  // LAZY-START-LINE
+      pthread_setname_np(pthread_self(), "lazy-pool");
+      BlockForever();
+    })
+        .detach();
+  }
+
+ private:
+  std::mutex mu_;
+  bool started_ = false;
+};
+
+LazyPool& SharedPool() {
+  static auto* pool = new LazyPool;
+  return *pool;
+}
+
+TEST(Lazy, SchedulesOnTheSharedPool) { SharedPool().Schedule(); }
+
 TEST(Skipped, SkipsCleanly) { GTEST_SKIP() << "nothing to see"; }
 
 class LeakOnOdd : public testing::TestWithParam<int> {};
