@@ -54,10 +54,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "runtime/dump.h"
-#include "runtime/stack_capture.h"
-#include "runtime/symbolizer.h"
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/stack_capture.h"
+#include "taskleak/runtime/symbolizer.h"
+#include "taskleak/runtime/thread_list.h"
 
 extern char** environ;
 

@@ -8,6 +8,9 @@
 #   ci/rewrite_include_prefix.sh            # rewrite the whole repository
 #   ci/rewrite_include_prefix.sh FILE...    # only these files
 #
+# examples/consumer keeps the old spelling on purpose: it proves that the
+# old spelling still builds for users of @taskleak.
+#
 # Rewritten files are then clang-formatted (if clang-format is installed):
 # the renamed includes sort differently.
 set -euo pipefail
@@ -16,7 +19,7 @@ cd "$(dirname "$0")/.."
 if [ $# -gt 0 ]; then
   files=("$@")
 else
-  mapfile -t files < <(git ls-files -- '*.cc' '*.h' | grep -v '^examples/cmake/')
+  mapfile -t files < <(git ls-files -- '*.cc' '*.h' | grep -v -e '^examples/cmake/' -e '^examples/consumer/')
 fi
 [ ${#files[@]} -gt 0 ] || exit 0
 

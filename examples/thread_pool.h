@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 namespace taskleak {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 namespace taskleak {
 namespace {

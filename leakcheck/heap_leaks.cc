@@ -1,4 +1,4 @@
-#include "leakcheck/heap_leaks.h"
+#include "taskleak/leakcheck/heap_leaks.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

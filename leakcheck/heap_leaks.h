@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "runtime/symbolizer.h"
+#include "taskleak/runtime/symbolizer.h"
 
 namespace taskleak {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "leakcheck/heap_leaks.h"
+#include "taskleak/leakcheck/heap_leaks.h"
 
 namespace taskleak {
 namespace {

@@ -1,4 +1,4 @@
-#include "leakcheck/ignore_rules.h"
+#include "taskleak/leakcheck/ignore_rules.h"
 
 #include <string>
 #include <utility>
@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/thread_origin.h"
 
 namespace taskleak {
 namespace {

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 namespace taskleak {
 

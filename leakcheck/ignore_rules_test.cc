@@ -1,4 +1,4 @@
-#include "leakcheck/ignore_rules.h"
+#include "taskleak/leakcheck/ignore_rules.h"
 
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "leakcheck/leak_checker.h"
+#include "taskleak/leakcheck/leak_checker.h"
 
 #include <algorithm>
 #include <memory>
@@ -10,11 +10,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "runtime/fd_list.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/task_registry.h"
-#include "runtime/thread_list.h"
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/fd_list.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/task_registry.h"
+#include "taskleak/runtime/thread_list.h"
+#include "taskleak/runtime/thread_origin.h"
 
 namespace taskleak {
 namespace {

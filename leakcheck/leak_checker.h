@@ -41,9 +41,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "leakcheck/ignore_rules.h"
-#include "leakcheck/leak_report.h"
-#include "runtime/dump.h"
+#include "taskleak/leakcheck/ignore_rules.h"
+#include "taskleak/leakcheck/leak_report.h"
+#include "taskleak/runtime/dump.h"
 
 namespace taskleak {
 

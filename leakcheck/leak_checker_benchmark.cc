@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "leakcheck/leak_checker.h"
+#include "taskleak/leakcheck/leak_checker.h"
 
 namespace taskleak {
 namespace {

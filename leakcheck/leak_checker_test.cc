@@ -1,4 +1,4 @@
-#include "leakcheck/leak_checker.h"
+#include "taskleak/leakcheck/leak_checker.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -25,7 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 namespace taskleak {
 namespace {

@@ -1,4 +1,4 @@
-#include "leakcheck/leak_report.h"
+#include "taskleak/leakcheck/leak_report.h"
 
 #include <errno.h>
 
@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "runtime/internal/json_writer.h"
+#include "taskleak/runtime/internal/json_writer.h"
 
 namespace taskleak {
 namespace {

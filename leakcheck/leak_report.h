@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 namespace taskleak {
 

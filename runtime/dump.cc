@@ -1,4 +1,4 @@
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "runtime/internal/frame_filter.h"
-#include "runtime/internal/json_writer.h"
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/internal/json_writer.h"
+#include "taskleak/runtime/thread_origin.h"
 
 namespace taskleak {
 namespace {

@@ -38,10 +38,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "runtime/stack_capture.h"
-#include "runtime/symbolizer.h"
-#include "runtime/task_registry.h"
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/stack_capture.h"
+#include "taskleak/runtime/symbolizer.h"
+#include "taskleak/runtime/task_registry.h"
+#include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
 

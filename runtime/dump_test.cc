@@ -1,4 +1,4 @@
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -37,8 +37,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/task_registry.h"
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/task_registry.h"
+#include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
 

@@ -1,4 +1,4 @@
-#include "runtime/fd_list.h"
+#include "taskleak/runtime/fd_list.h"
 
 #include <dirent.h>
 #include <errno.h>

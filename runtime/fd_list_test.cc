@@ -1,4 +1,4 @@
-#include "runtime/fd_list.h"
+#include "taskleak/runtime/fd_list.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -1,4 +1,4 @@
-#include "runtime/flame_graph.h"
+#include "taskleak/runtime/flame_graph.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "runtime/internal/frame_filter.h"
+#include "taskleak/runtime/internal/frame_filter.h"
 
 namespace taskleak {
 namespace {

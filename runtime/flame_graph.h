@@ -21,7 +21,7 @@
 #include <string>
 
 #include "absl/types/span.h"
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 namespace taskleak {
 

@@ -1,4 +1,4 @@
-#include "runtime/flame_graph.h"
+#include "taskleak/runtime/flame_graph.h"
 
 #include <stdio.h>
 #include <sys/wait.h>

@@ -1,4 +1,4 @@
-#include "runtime/pprof_profile.h"
+#include "taskleak/runtime/pprof_profile.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -9,8 +9,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "runtime/internal/frame_filter.h"
-#include "runtime/internal/gzip.h"
+#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/internal/gzip.h"
 
 namespace taskleak {
 namespace {

@@ -31,7 +31,7 @@
 
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 namespace taskleak {
 

@@ -1,4 +1,4 @@
-#include "runtime/pprof_profile.h"
+#include "taskleak/runtime/pprof_profile.h"
 
 #include <stdio.h>
 #include <sys/wait.h>
@@ -17,8 +17,8 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/dump.h"
-#include "runtime/internal/idle_thread.h"
+#include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/internal/idle_thread.h"
 
 namespace taskleak {
 namespace {

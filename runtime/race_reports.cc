@@ -1,4 +1,4 @@
-#include "runtime/race_reports.h"
+#include "taskleak/runtime/race_reports.h"
 
 #include <algorithm>
 #include <fstream>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "runtime/internal/sanitizer_hooks.h"
+#include "taskleak/runtime/internal/sanitizer_hooks.h"
 
 namespace taskleak {
 namespace {

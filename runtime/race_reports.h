@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/symbolizer.h"
+#include "taskleak/runtime/symbolizer.h"
 
 namespace taskleak {
 

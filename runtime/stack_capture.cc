@@ -1,4 +1,4 @@
-#include "runtime/stack_capture.h"
+#include "taskleak/runtime/stack_capture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +14,13 @@
 #include "absl/base/optimization.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "runtime/internal/capture_signal.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/libunwind.h"
-#include "runtime/internal/stack_slots.h"
-#include "runtime/internal/task_status.h"
-#include "runtime/internal/timed_lock.h"
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/internal/capture_signal.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/stack_slots.h"
+#include "taskleak/runtime/internal/task_status.h"
+#include "taskleak/runtime/internal/timed_lock.h"
+#include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
 namespace {

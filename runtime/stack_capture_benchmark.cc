@@ -16,7 +16,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "benchmark/benchmark.h"
-#include "runtime/stack_capture.h"
+#include "taskleak/runtime/stack_capture.h"
 
 namespace taskleak {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/stack_capture.h"
+#include "taskleak/runtime/stack_capture.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,10 +33,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/internal/idle_thread.h"
-#include "runtime/internal/task_status.h"
-#include "runtime/internal/timed_lock.h"
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/internal/idle_thread.h"
+#include "taskleak/runtime/internal/task_status.h"
+#include "taskleak/runtime/internal/timed_lock.h"
+#include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
 

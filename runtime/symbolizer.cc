@@ -1,4 +1,4 @@
-#include "runtime/symbolizer.h"
+#include "taskleak/runtime/symbolizer.h"
 
 #include <cxxabi.h>
 #include <dlfcn.h>
@@ -22,7 +22,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "runtime/internal/libdw.h"
+#include "taskleak/runtime/internal/libdw.h"
 
 namespace taskleak {
 namespace {

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "runtime/internal/libunwind.h"
-#include "runtime/symbolizer.h"
+#include "taskleak/runtime/internal/libunwind.h"
+#include "taskleak/runtime/symbolizer.h"
 
 namespace taskleak {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/symbolizer.h"
+#include "taskleak/runtime/symbolizer.h"
 
 #include <dlfcn.h>
 #include <sys/auxv.h>
@@ -16,7 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/libunwind.h"
 
 // Functions with known names, parameters and lines to symbolize. They live
 // outside anonymous namespaces so that their names are stable.

@@ -1,4 +1,4 @@
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -12,9 +12,9 @@
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
-#include "runtime/internal/futex_lock.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/futex_lock.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/libunwind.h"
 
 namespace taskleak {
 namespace internal {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 namespace taskleak {
 namespace {

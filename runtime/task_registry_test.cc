@@ -1,4 +1,4 @@
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 #include <dlfcn.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/thread_list.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "runtime/internal/proc_stat.h"
+#include "taskleak/runtime/internal/proc_stat.h"
 
 namespace taskleak {
 namespace {

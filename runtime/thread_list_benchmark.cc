@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
 namespace {

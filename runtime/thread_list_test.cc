@@ -1,4 +1,4 @@
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/thread_list.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,8 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/internal/idle_thread.h"
-#include "runtime/internal/proc_stat.h"
+#include "taskleak/runtime/internal/idle_thread.h"
+#include "taskleak/runtime/internal/proc_stat.h"
 
 namespace taskleak {
 namespace {

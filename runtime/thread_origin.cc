@@ -1,9 +1,9 @@
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/thread_origin.h"
 
 #include <atomic>
 
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/pthread_create_interposer.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/pthread_create_interposer.h"
 
 namespace taskleak {
 

@@ -21,7 +21,7 @@
 #include "benchmark/benchmark.h"
 
 #ifndef TASKLEAK_THREAD_ORIGIN_BASELINE
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/thread_origin.h"
 #endif
 
 namespace taskleak {

@@ -1,4 +1,4 @@
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/thread_origin.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

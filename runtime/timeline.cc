@@ -1,4 +1,4 @@
-#include "runtime/timeline.h"
+#include "taskleak/runtime/timeline.h"
 
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -16,14 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "runtime/internal/frame_filter.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/json_writer.h"
-#include "runtime/internal/pthread_create_interposer.h"
-#include "runtime/symbolizer.h"
-#include "runtime/task_registry.h"
-#include "runtime/thread_list.h"
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/json_writer.h"
+#include "taskleak/runtime/internal/pthread_create_interposer.h"
+#include "taskleak/runtime/symbolizer.h"
+#include "taskleak/runtime/task_registry.h"
+#include "taskleak/runtime/thread_list.h"
+#include "taskleak/runtime/thread_origin.h"
 
 namespace taskleak {
 namespace {

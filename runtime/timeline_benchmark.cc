@@ -9,7 +9,7 @@
 #include <pthread.h>
 
 #include "benchmark/benchmark.h"
-#include "runtime/timeline.h"
+#include "taskleak/runtime/timeline.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "runtime/timeline.h"
+#include "taskleak/runtime/timeline.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 namespace taskleak {
 namespace {

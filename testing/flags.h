@@ -17,9 +17,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "leakcheck/heap_leaks.h"
-#include "leakcheck/leak_checker.h"
-#include "runtime/race_reports.h"
+#include "taskleak/leakcheck/heap_leaks.h"
+#include "taskleak/leakcheck/leak_checker.h"
+#include "taskleak/runtime/race_reports.h"
 
 namespace taskleak {
 

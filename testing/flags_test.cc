@@ -1,4 +1,4 @@
-#include "testing/flags.h"
+#include "taskleak/testing/flags.h"
 
 #include <cstdlib>
 #include <string>

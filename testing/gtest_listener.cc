@@ -1,4 +1,4 @@
-#include "testing/gtest_listener.h"
+#include "taskleak/testing/gtest_listener.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,14 +14,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/thread_origin.h"
-#include "runtime/timeline.h"
-#include "testing/internal/ci_findings.h"
-#include "testing/internal/report_files.h"
-#include "testing/internal/sanitizer_listener.h"
-#include "testing/internal/watchdog.h"
-#include "testing/this_test.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/thread_origin.h"
+#include "taskleak/runtime/timeline.h"
+#include "taskleak/testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/report_files.h"
+#include "taskleak/testing/internal/sanitizer_listener.h"
+#include "taskleak/testing/internal/watchdog.h"
+#include "taskleak/testing/this_test.h"
 
 namespace taskleak {
 namespace {

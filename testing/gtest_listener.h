@@ -28,8 +28,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "leakcheck/leak_checker.h"
-#include "testing/flags.h"
+#include "taskleak/leakcheck/leak_checker.h"
+#include "taskleak/testing/flags.h"
 
 namespace taskleak {
 

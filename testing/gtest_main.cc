@@ -9,8 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
-#include "testing/flags.h"
-#include "testing/gtest_listener.h"
+#include "taskleak/testing/flags.h"
+#include "taskleak/testing/gtest_listener.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include "absl/base/config.h"
 #include "gtest/gtest.h"
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/thread_origin.h"
 
 // clang's sanitizer runtimes define pthread_create themselves, and ours must
 // win over theirs there: a program's own definition cannot link (and would

@@ -1,10 +1,10 @@
-#include "testing/this_test.h"
+#include "taskleak/testing/this_test.h"
 
 #include <utility>
 #include <vector>
 
-#include "testing/internal/sanitizer_listener.h"
-#include "testing/internal/watchdog.h"
+#include "taskleak/testing/internal/sanitizer_listener.h"
+#include "taskleak/testing/internal/watchdog.h"
 
 namespace taskleak {
 namespace {

@@ -15,7 +15,7 @@
 #define TASKLEAK_TESTING_THIS_TEST_H_
 
 #include "absl/time/time.h"
-#include "leakcheck/leak_checker.h"
+#include "taskleak/leakcheck/leak_checker.h"
 
 namespace taskleak {
 

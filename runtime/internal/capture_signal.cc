@@ -1,4 +1,4 @@
-#include "runtime/internal/capture_signal.h"
+#include "taskleak/runtime/internal/capture_signal.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -9,8 +9,8 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/stack_slots.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/stack_slots.h"
 
 namespace taskleak {
 namespace internal {

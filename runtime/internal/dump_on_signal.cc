@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/dump.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/write_all.h"
+#include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/write_all.h"
 
 namespace taskleak {
 namespace {

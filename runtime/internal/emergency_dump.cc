@@ -1,4 +1,4 @@
-#include "runtime/internal/emergency_dump.h"
+#include "taskleak/runtime/internal/emergency_dump.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +20,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/internal/capture_signal.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/libunwind.h"
-#include "runtime/internal/write_all.h"
-#include "runtime/symbolizer.h"
-#include "runtime/task_registry.h"
-#include "runtime/thread_list.h"
+#include "taskleak/runtime/internal/capture_signal.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/write_all.h"
+#include "taskleak/runtime/symbolizer.h"
+#include "taskleak/runtime/task_registry.h"
+#include "taskleak/runtime/thread_list.h"
 
 // Defined by ThreadSanitizer's runtime.
 extern "C" void __tsan_init() __attribute__((weak));

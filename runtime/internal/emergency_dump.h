@@ -28,7 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 namespace taskleak {
 namespace internal {

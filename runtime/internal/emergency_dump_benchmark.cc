@@ -13,8 +13,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
-#include "runtime/dump.h"
-#include "runtime/internal/emergency_dump.h"
+#include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/internal/emergency_dump.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // Each test prepares emergency dumps inside a death-test child: the state is
 // process-wide and set once, and a dump may end the process.
 
-#include "runtime/internal/emergency_dump.h"
+#include "taskleak/runtime/internal/emergency_dump.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -18,7 +18,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "runtime/dump.h"
+#include "taskleak/runtime/dump.h"
 
 // Defined by ThreadSanitizer's runtime, under which dumps are refused.
 extern "C" void __tsan_init() __attribute__((weak));

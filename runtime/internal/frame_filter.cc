@@ -1,4 +1,4 @@
-#include "runtime/internal/frame_filter.h"
+#include "taskleak/runtime/internal/frame_filter.h"
 
 #include <algorithm>
 

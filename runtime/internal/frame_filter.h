@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
-#include "runtime/symbolizer.h"
+#include "taskleak/runtime/symbolizer.h"
 
 namespace taskleak {
 namespace internal {

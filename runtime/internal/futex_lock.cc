@@ -1,4 +1,4 @@
-#include "runtime/internal/futex_lock.h"
+#include "taskleak/runtime/internal/futex_lock.h"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -1,4 +1,4 @@
-#include "runtime/internal/gzip.h"
+#include "taskleak/runtime/internal/gzip.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "runtime/internal/json_writer.h"
+#include "taskleak/runtime/internal/json_writer.h"
 
 #include "gtest/gtest.h"
 

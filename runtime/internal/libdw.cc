@@ -1,4 +1,4 @@
-#include "runtime/internal/libdw.h"
+#include "taskleak/runtime/internal/libdw.h"
 
 #include <dlfcn.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/libunwind.h"
 
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "runtime/internal/register_state_cache.h"
+#include "taskleak/runtime/internal/register_state_cache.h"
 
 // Every sanitizer runtime defines it; null when none is linked in, even if
 // this file was built without the sanitizer's flags.

@@ -10,7 +10,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "benchmark/benchmark.h"
-#include "runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/libunwind.h"
 
 namespace taskleak {
 namespace internal {

@@ -1,4 +1,4 @@
-#include "runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/libunwind.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include "absl/base/config.h"
 #include "absl/base/optimization.h"
 #include "gtest/gtest.h"
-#include "runtime/internal/register_state_cache.h"
+#include "taskleak/runtime/internal/register_state_cache.h"
 
 namespace taskleak {
 

@@ -1,4 +1,4 @@
-#include "runtime/internal/proc_stat.h"
+#include "taskleak/runtime/internal/proc_stat.h"
 
 #include <vector>
 

@@ -1,4 +1,4 @@
-#include "runtime/internal/pthread_create_interposer.h"
+#include "taskleak/runtime/internal/pthread_create_interposer.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -21,9 +21,9 @@
 #include "absl/base/config.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/libunwind.h"
-#include "runtime/internal/static_init_tracker.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/static_init_tracker.h"
 
 // Sanitizer runtimes (clang's static TSan and ASan, gcc's libtsan and
 // libasan) define pthread_create as an alias of this interceptor. Null when

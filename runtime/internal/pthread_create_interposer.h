@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "runtime/thread_origin.h"
+#include "taskleak/runtime/thread_origin.h"
 
 namespace taskleak {
 namespace internal {

@@ -1,4 +1,4 @@
-#include "runtime/internal/register_state_cache.h"
+#include "taskleak/runtime/internal/register_state_cache.h"
 
 #include <dlfcn.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/internal/sanitizer_hooks.h"
+#include "taskleak/runtime/internal/sanitizer_hooks.h"
 
 #include <dlfcn.h>
 #include <sys/prctl.h>
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
 
 // ThreadSanitizer's report API (tsan_debugging.cpp). No public header
 // declares it; weak, so that a program without TSan links and sees null.

@@ -1,4 +1,4 @@
-#include "runtime/internal/stack_slots.h"
+#include "taskleak/runtime/internal/stack_slots.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -9,7 +9,7 @@
 #include <atomic>
 #include <climits>
 
-#include "runtime/internal/register_state_cache.h"
+#include "taskleak/runtime/internal/register_state_cache.h"
 
 namespace taskleak {
 namespace internal {

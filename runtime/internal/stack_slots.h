@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/libunwind.h"
 
 namespace taskleak {
 namespace internal {

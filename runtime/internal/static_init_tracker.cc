@@ -1,4 +1,4 @@
-#include "runtime/internal/static_init_tracker.h"
+#include "taskleak/runtime/internal/static_init_tracker.h"
 
 #include <dlfcn.h>
 

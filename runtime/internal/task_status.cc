@@ -1,4 +1,4 @@
-#include "runtime/internal/task_status.h"
+#include "taskleak/runtime/internal/task_status.h"
 
 #include <errno.h>
 #include <fcntl.h>

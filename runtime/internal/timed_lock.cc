@@ -1,4 +1,4 @@
-#include "runtime/internal/timed_lock.h"
+#include "taskleak/runtime/internal/timed_lock.h"
 
 #include <errno.h>
 #include <linux/futex.h>

@@ -1,4 +1,4 @@
-#include "runtime/internal/write_all.h"
+#include "taskleak/runtime/internal/write_all.h"
 
 #include <errno.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/ci_findings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "runtime/internal/frame_filter.h"
-#include "runtime/internal/write_all.h"
-#include "testing/internal/report_files.h"
+#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/internal/write_all.h"
+#include "taskleak/testing/internal/report_files.h"
 
 namespace taskleak {
 namespace internal {

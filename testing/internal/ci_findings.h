@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "leakcheck/heap_leaks.h"
-#include "leakcheck/leak_report.h"
-#include "runtime/race_reports.h"
-#include "runtime/symbolizer.h"
+#include "taskleak/leakcheck/heap_leaks.h"
+#include "taskleak/leakcheck/leak_report.h"
+#include "taskleak/runtime/race_reports.h"
+#include "taskleak/runtime/symbolizer.h"
 
 namespace taskleak {
 namespace internal {

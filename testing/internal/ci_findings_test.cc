@@ -1,4 +1,4 @@
-#include "testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/ci_findings.h"
 
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "testing/internal/junit_xml.h"
+#include "taskleak/testing/internal/junit_xml.h"
 
 #include <sys/stat.h>
 

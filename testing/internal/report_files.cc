@@ -1,4 +1,4 @@
-#include "testing/internal/report_files.h"
+#include "taskleak/testing/internal/report_files.h"
 
 #include <errno.h>
 #include <string.h>
@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "runtime/flame_graph.h"
-#include "runtime/internal/json_writer.h"
-#include "runtime/pprof_profile.h"
+#include "taskleak/runtime/flame_graph.h"
+#include "taskleak/runtime/internal/json_writer.h"
+#include "taskleak/runtime/pprof_profile.h"
 
 namespace taskleak {
 namespace internal {

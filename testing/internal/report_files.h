@@ -9,8 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "leakcheck/leak_report.h"
-#include "runtime/dump.h"
+#include "taskleak/leakcheck/leak_report.h"
+#include "taskleak/runtime/dump.h"
 
 namespace taskleak {
 namespace internal {

@@ -1,4 +1,4 @@
-#include "testing/internal/report_files.h"
+#include "taskleak/testing/internal/report_files.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,4 +1,4 @@
-#include "testing/internal/sanitizer_listener.h"
+#include "taskleak/testing/internal/sanitizer_listener.h"
 
 #include <cstdio>
 #include <memory>
@@ -10,10 +10,10 @@
 #include "absl/base/config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "leakcheck/heap_leaks.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/race_reports.h"
-#include "testing/internal/ci_findings.h"
+#include "taskleak/leakcheck/heap_leaks.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/race_reports.h"
+#include "taskleak/testing/internal/ci_findings.h"
 
 namespace taskleak {
 namespace internal {

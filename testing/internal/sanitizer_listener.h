@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "gtest/gtest.h"
-#include "testing/flags.h"
+#include "taskleak/testing/flags.h"
 
 namespace taskleak {
 namespace internal {

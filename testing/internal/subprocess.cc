@@ -1,4 +1,4 @@
-#include "testing/internal/subprocess.h"
+#include "taskleak/testing/internal/subprocess.h"
 
 #include <errno.h>
 #include <fcntl.h>

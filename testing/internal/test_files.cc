@@ -1,4 +1,4 @@
-#include "testing/internal/test_files.h"
+#include "taskleak/testing/internal/test_files.h"
 
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-#include "testing/internal/watchdog.h"
+#include "taskleak/testing/internal/watchdog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,15 +15,15 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "runtime/dump.h"
-#include "runtime/flame_graph.h"
-#include "runtime/internal/emergency_dump.h"
-#include "runtime/internal/hidden_from_tsan.h"
-#include "runtime/internal/write_all.h"
-#include "runtime/pprof_profile.h"
-#include "testing/internal/ci_findings.h"
-#include "testing/internal/junit_xml.h"
-#include "testing/internal/report_files.h"
+#include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/flame_graph.h"
+#include "taskleak/runtime/internal/emergency_dump.h"
+#include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/write_all.h"
+#include "taskleak/runtime/pprof_profile.h"
+#include "taskleak/testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/junit_xml.h"
+#include "taskleak/testing/internal/report_files.h"
 
 namespace taskleak {
 namespace internal {

@@ -15,10 +15,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/flags.h"
-#include "testing/internal/junit_xml.h"
-#include "testing/internal/subprocess.h"
-#include "testing/internal/test_files.h"
+#include "taskleak/testing/flags.h"
+#include "taskleak/testing/internal/junit_xml.h"
+#include "taskleak/testing/internal/subprocess.h"
+#include "taskleak/testing/internal/test_files.h"
 
 // Defined by ThreadSanitizer's runtime, under which the watchdog is off.
 extern "C" void __tsan_init() __attribute__((weak));

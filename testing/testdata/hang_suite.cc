@@ -16,7 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "testing/this_test.h"
+#include "taskleak/testing/this_test.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "runtime/task_registry.h"
-#include "testing/this_test.h"
+#include "taskleak/runtime/task_registry.h"
+#include "taskleak/testing/this_test.h"
 
 namespace {
 

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "runtime/task_registry.h"
+#include "taskleak/runtime/task_registry.h"
 
 extern "C" {
 void __lsan_register_root_region(const void* p, size_t size)

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "testing/this_test.h"
+#include "taskleak/testing/this_test.h"
 
 namespace {
 
