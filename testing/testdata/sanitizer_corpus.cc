@@ -210,14 +210,19 @@ TEST(Race, PoolJobVsTestBody) { RunPoolJobVsBody(false); }
 TEST(Race, PoolJobVsTestBodySynced) { RunPoolJobVsBody(true); }
 
 TEST(Race, TwoPoolJobs) {
+  // Each job waits until the other has started, so the two run on the two
+  // workers (one worker taking both would be no race); relaxed, so nothing
+  // TSan sees orders them.
+  std::atomic<int> started{0};  // Outlives the pool, which drains its jobs.
   Pool pool(2);
-  std::atomic<bool> go{false};
   for (int i = 0; i < 2; ++i)
     pool.Submit([&] {
-      SpinUntil(go);
+      started.fetch_add(1, std::memory_order_relaxed);
+      while (started.load(std::memory_order_relaxed) < 2) {
+        std::this_thread::yield();
+      }
       Bump();
     });
-  go.store(true, std::memory_order_relaxed);
 }
 TEST(Race, TwoPoolJobsSynced) {
   Pool pool(2);
@@ -392,7 +397,16 @@ NOINLINE size_t ReadVector(bool locked) {
 }
 
 TEST(Race, StringGrowth) {
-  std::thread t(AppendText, false);
+  // One after the other in time but ordered by nothing TSan sees: the second
+  // append's reallocation reads and frees what the first wrote. Overlapping
+  // appends would also free a buffer the other is still reading, and which
+  // report TSan gives (race or use after free) would depend on timing.
+  std::atomic<bool> first_done{false};
+  std::thread t([&] {
+    AppendText(false);
+    first_done.store(true, std::memory_order_relaxed);
+  });
+  SpinUntil(first_done);
   AppendText(false);
   t.join();
 }
