@@ -194,9 +194,9 @@ class Pool {
 };
 
 NOINLINE void RunPoolJobVsBody(bool wait_properly) {
-  Pool pool(1);
   std::atomic<bool> done{false};
   std::promise<void> finished;
+  Pool pool(1);  // Last, so it joins its worker before the two above go.
   pool.Submit([&] {
     Bump();
     done.store(true, std::memory_order_relaxed);
