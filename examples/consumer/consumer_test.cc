@@ -6,10 +6,13 @@
 #include "gtest/gtest.h"
 #include "testing/this_test.h"
 
-TEST(ConsumerTest, JoinsItsThread) { std::thread([] {}).join(); }
+TEST(ConsumerTest, JoinsItsThread) {
+  std::thread([] {}).join();
+}
 
 TEST(ConsumerTest, ToleratesOneThreadItSaysItLeaves) {
   taskleak::ThisTest::SetTolerance(1);
-  std::thread([] { std::this_thread::sleep_for(std::chrono::hours(1)); })
-      .detach();
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::hours(1));
+  }).detach();
 }

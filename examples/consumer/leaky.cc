@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 
 TEST(LeakyTest, LeavesAThread) {
-  std::thread([] { std::this_thread::sleep_for(std::chrono::hours(1)); })
-      .detach();
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::hours(1));
+  }).detach();
 }
