@@ -74,7 +74,8 @@ void LeakCheckListener::OnTestIterationStart(const ::testing::UnitTest&,
 // (runtime/internal/hidden_from_tsan.h) so that it orders no user threads.
 void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
   internal::HiddenFromTsan hidden;
-  BeginTimelineScope(TestName(test));
+  // Only with the timeline on: a clean test should not pay for its name.
+  if (options_.timeline) BeginTimelineScope(TestName(test));
   internal::WatchdogTestStarted(test);
   ThisTest::Reset();
   snapshot_.reset();
@@ -91,7 +92,8 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
   internal::HiddenFromTsan hidden;
-  EndTimelineScope();  // before the grace period: it is not the test's time
+  // Before the grace period: it is not the test's time.
+  if (options_.timeline) EndTimelineScope();
   internal::WatchdogLeakCheckStarted();
   CheckForLeaks(test);
   internal::WatchdogTestEnded(test);
