@@ -187,6 +187,30 @@ TEST(GoogleTestListenerTest, FdCheckReportsTheTestsOwnDescriptors) {
   }
 }
 
+// A "threadsafe" death test runs the program again for its statement; that
+// child starts nothing of ours (on main it loaded libunwind and installed
+// the SIGTERM/SIGQUIT dump handlers). The parent's checks are unchanged.
+TEST(GoogleTestListenerTest, DeathTestChildStartsNothingParentStillChecks) {
+  absl::StatusOr<internal::ProcessResult> result =
+      internal::RunProcess({"testing/death_suite", "--taskleak_grace=300ms",
+                            "--taskleak_test_timeout=60s"});
+  ASSERT_TRUE(result.ok()) << result.status();
+  const internal::ProcessResult& r = *result;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  for (const char* passed : {"DeathTestChild.ExitsTwentyTimes",
+                             "DeathTestChild.StartsNothingOfTaskleaks",
+                             "DeathTestChild.LeakInTheStatementIsNotBlamed"}) {
+    EXPECT_THAT(r.output, HasSubstr(Passed(passed))) << r.output;
+  }
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr(Failed("DeathTestChild.ParentLeaksAfterTheDeathTest")),
+            HasSubstr("1 thread started by "
+                      "DeathTestChild.ParentLeaksAfterTheDeathTest is "
+                      "still running after 300ms")))
+      << r.output;
+}
+
 TEST(GoogleTestListenerTest, FailureIsInTheXmlOutput) {
   const std::string xml = TempDir() + "/out.xml";
   internal::ProcessResult r =

@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <gnu/libc-version.h>
 #include <link.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -19,11 +20,11 @@
 namespace {
 
 // The path of the loaded libc, as the dynamic loader (and so the symbolizer)
-// names it.
+// names it; by a function no sanitizer intercepts.
 std::string LibcPath() {
   Dl_info info;
   link_map* map = nullptr;
-  if (dladdr1(reinterpret_cast<void*>(&write), &info,
+  if (dladdr1(reinterpret_cast<void*>(&gnu_get_libc_version), &info,
               reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) == 0 ||
       map == nullptr) {
     return "";
