@@ -1,7 +1,9 @@
 #include "taskleak/runtime/internal/own_fds.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -21,6 +23,8 @@ struct Slot {
   std::atomic<int> fd{kFree};
   std::atomic<dev_t> dev{0};
   std::atomic<ino_t> ino{0};
+  // The owner we set on the open file description (F_SETOWN), or 0.
+  std::atomic<pid_t> owner{0};
 };
 
 // More than libdw keeps for the modules of a large program: each module has
@@ -28,11 +32,19 @@ struct Slot {
 constexpr int kSlots = 256;
 Slot slots[kSlots];
 
+// Whether `fd` is still the open file the slot recorded. The file's identity
+// tells a reused number apart when it names another file; the owner mark
+// tells it apart when it names the same file, opened anew by the program
+// (a fresh open file description has no owner).
 bool SameFile(int fd, const Slot& slot) {
   struct stat st;
-  if (fstat(fd, &st) != 0) return false;
-  return st.st_dev == slot.dev.load(std::memory_order_relaxed) &&
-         st.st_ino == slot.ino.load(std::memory_order_relaxed);
+  if (fstat(fd, &st) != 0 ||
+      st.st_dev != slot.dev.load(std::memory_order_relaxed) ||
+      st.st_ino != slot.ino.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  const pid_t owner = slot.owner.load(std::memory_order_relaxed);
+  return owner == 0 || fcntl(fd, F_GETOWN) == owner;
 }
 
 }  // namespace
@@ -42,6 +54,10 @@ void RegisterOwnFd(int fd) {
   const int saved_errno = errno;
   struct stat st;
   const bool open = fstat(fd, &st) == 0;
+  // Marks the open file description as ours. The owner only matters for
+  // SIGIO, which needs O_ASYNC, which we never set.
+  const pid_t owner = getpid();
+  const bool marked = open && fcntl(fd, F_SETOWN, owner) == 0;
   errno = saved_errno;
   if (!open) return;
   ForgetOwnFd(fd);  // A number closed behind our back and reused.
@@ -53,6 +69,7 @@ void RegisterOwnFd(int fd) {
     }
     slot.dev.store(st.st_dev, std::memory_order_relaxed);
     slot.ino.store(st.st_ino, std::memory_order_relaxed);
+    slot.owner.store(marked ? owner : 0, std::memory_order_relaxed);
     slot.fd.store(fd, std::memory_order_release);
     return;
   }

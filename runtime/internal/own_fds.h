@@ -1,10 +1,12 @@
 // The descriptors taskleak itself keeps open (libdw's module and debug
 // files, the kept /proc/self/task, LeakSanitizer's report file), so that the
-// descriptor check never charges them to a test. Each is known by its number
-// and the file it was when registered (st_dev, st_ino): a number that now
-// names another file is not ours, and a user's descriptor of the same file
-// has another number. Lock-free and async-signal-safe: usable in a fork
-// child and from the atfork handlers.
+// descriptor check never charges them to a test. Each is known by its number,
+// the file it was when registered (st_dev, st_ino) and an owner mark on its
+// open file description (F_SETOWN to our pid; harmless without O_ASYNC): a
+// number that now names another file is not ours, nor one the program opened
+// anew on the same file (no mark), and a user's descriptor of the same file
+// usually has another number anyway. Lock-free and async-signal-safe: usable
+// in a fork child and from the atfork handlers.
 
 #ifndef TASKLEAK_RUNTIME_INTERNAL_OWN_FDS_H_
 #define TASKLEAK_RUNTIME_INTERNAL_OWN_FDS_H_
