@@ -8,7 +8,7 @@
 #include <atomic>
 #include <cerrno>
 
-#include "taskleak/runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/unwind/libunwind.h"
 
 namespace taskleak {
 namespace internal {
