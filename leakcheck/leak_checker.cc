@@ -292,6 +292,27 @@ const absl::flat_hash_set<pid_t>& LeakSnapshot::tids() const {
   return tids_ != nullptr ? *tids_ : *kNone;
 }
 
+std::vector<pid_t> LeakSnapshot::ThreadsStartedSince(
+    const LeakSnapshot& earlier) const {
+  std::vector<pid_t> started;
+  for (pid_t tid : tids()) {
+    if (!earlier.tids().contains(tid)) started.push_back(tid);
+  }
+  std::sort(started.begin(), started.end());
+  return started;
+}
+
+LeakSnapshot LeakSnapshot::Without(absl::Span<const pid_t> tids) const {
+  LeakSnapshot copy = *this;
+  if (tids.empty()) return copy;
+  auto fewer = std::make_shared<absl::flat_hash_set<pid_t>>(this->tids());
+  for (pid_t tid : tids) fewer->erase(tid);
+  copy.tids_ = std::move(fewer);
+  // Unknown: the check must list, even if no thread came or went since.
+  copy.counters_.threads = -1;
+  return copy;
+}
+
 // A tid is reused once its thread has ended; the new thread is not the one
 // the snapshot saw. Its creation tells them apart, as ThreadId's start time
 // would, without reading every thread's stat at each snapshot.

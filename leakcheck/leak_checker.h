@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "taskleak/leakcheck/ignore_rules.h"
 #include "taskleak/leakcheck/leak_report.h"
 #include "taskleak/runtime/dump.h"
@@ -79,6 +80,15 @@ class LeakSnapshot {
   // Lists threads, the task watermark and (if checked) open descriptors.
   // Fails if /proc cannot be read.
   static absl::StatusOr<LeakSnapshot> Take(const LeakCheckOptions& options);
+
+  // The threads of this snapshot that `earlier` did not have: those started
+  // between the two, still alive at this one. Sorted.
+  std::vector<pid_t> ThreadsStartedSince(const LeakSnapshot& earlier) const;
+
+  // A copy without `tids`: a check against it blames them if they are still
+  // alive. A test framework checks a suite's set-up this way: the threads it
+  // started are taken out of the snapshot at the suite's last test's end.
+  LeakSnapshot Without(absl::Span<const pid_t> tids) const;
 
   // For tests and tools: the snapshot's contents.
   const absl::flat_hash_set<pid_t>& tids() const;
