@@ -21,8 +21,8 @@
 // events and are never checked. InstallGoogleTestListener also sets up test
 // timeouts
 // (--taskleak_test_timeout, ThisTest::SetTimeout) and thread dumps on
-// SIGTERM and SIGQUIT, with no thread of its own: see
-// testing/internal/watchdog.h.
+// SIGTERM and SIGQUIT, with no thread of its own (under ThreadSanitizer:
+// time limits only, kept by one thread): see testing/internal/watchdog.h.
 
 #ifndef TASKLEAK_TESTING_GTEST_LISTENER_H_
 #define TASKLEAK_TESTING_GTEST_LISTENER_H_

@@ -344,13 +344,16 @@ absl::Status InstallWatchdog(const WatchdogOptions& options) {
   Watchdog& w = W();
   w.options = options;
   w.xml_path = GoogleTestXmlPath();
-  if (!Limited(options.test_timeout) && !options.dump_on_signal) {
+  // Not under ThreadSanitizer (emergency_dump.h): the README says so, and
+  // nobody need be told at every start of every TSan test.
+  const bool signal_dumps = options.dump_on_signal && SignalDumpsAvailable();
+  if (!Limited(options.test_timeout) && !signal_dumps) {
     return absl::OkStatus();  // prepared on the first ThisTest::SetTimeout
   }
   if (!Prepare(/*quiet=*/!Limited(options.test_timeout))) {
     return absl::FailedPreconditionError(W().unavailable);
   }
-  if (options.dump_on_signal) {
+  if (signal_dumps) {
     for (auto [signo, after] : {std::pair{SIGTERM, AfterDump::kReraise},
                                 std::pair{SIGQUIT, AfterDump::kContinue}}) {
       const absl::Status status = DumpOnEmergencySignal(signo, after);
