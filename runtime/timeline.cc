@@ -16,10 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/interpose/pthread_create_interposer.h"
 #include "taskleak/runtime/internal/json_writer.h"
-#include "taskleak/runtime/internal/pthread_create_interposer.h"
 #include "taskleak/runtime/symbolizer.h"
 #include "taskleak/runtime/task_registry.h"
 #include "taskleak/runtime/thread_list.h"
@@ -62,7 +62,7 @@ Timeline& T() {
 }
 
 // Runs on the ending thread (see SetThreadEndObserver).
-void OnThreadEnd(const ThreadOrigin& origin) {
+void OnThreadEnd(const internal::CreationRecord& origin) {
   ThreadSpan span;
   span.end = absl::Now();
   char name[16] = {};
@@ -103,7 +103,7 @@ class CreationSites {
       std::vector<SymbolizedFrame> frames =
           DefaultSymbolizer().SymbolizeStack(stack);
       for (const SymbolizedFrame& f : frames) {
-        if (!internal::IsLibraryFrame(f)) {
+        if (!IsLibraryFrame(f)) {
           it->second = FormatFrame(f);
           break;
         }

@@ -17,10 +17,10 @@
 #include "absl/strings/str_format.h"
 #include "taskleak/runtime/dump.h"
 #include "taskleak/runtime/flame_graph.h"
-#include "taskleak/runtime/internal/emergency_dump.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
 #include "taskleak/runtime/internal/write_all.h"
 #include "taskleak/runtime/pprof_profile.h"
+#include "taskleak/runtime/signal_dump.h"
 #include "taskleak/testing/internal/ci_findings.h"
 #include "taskleak/testing/internal/junit_xml.h"
 #include "taskleak/testing/internal/report_files.h"
@@ -130,7 +130,7 @@ std::string Describe(int signo) {
                            : absl::StrCat("signal ", signo);
 }
 
-// Runs in the forked copy of the process (see emergency_dump.h).
+// Runs in the forked copy of the process (see runtime/signal_dump.h).
 void Report(const EmergencyEvent& event, const ProcessDump& dump) {
   const Watchdog& w = W();
   const CurrentTest& c = w.current;
@@ -344,7 +344,7 @@ absl::Status InstallWatchdog(const WatchdogOptions& options) {
   Watchdog& w = W();
   w.options = options;
   w.xml_path = GoogleTestXmlPath();
-  // Not under ThreadSanitizer (emergency_dump.h): the README says so, and
+  // Not under ThreadSanitizer (runtime/signal_dump.h): the README says so, and
   // nobody need be told at every start of every TSan test.
   const bool signal_dumps = options.dump_on_signal && SignalDumpsAvailable();
   if (!Limited(options.test_timeout) && !signal_dumps) {
