@@ -1,5 +1,7 @@
 #include "taskleak/leakcheck/leak_checker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <mutex>
@@ -239,19 +241,22 @@ absl::StatusOr<std::vector<int>> NewFds(
 // threads around as with none.
 struct ListingCache {
   using Tids = std::shared_ptr<const absl::flat_hash_set<pid_t>>;
+  using Ids = std::shared_ptr<const std::vector<ThreadId>>;
   static ListingCache& Get() {
     static ListingCache* cache = new ListingCache;
     return *cache;
   }
   // The listing, if no thread was created or ended through pthread_create
-  // since, with the thread count it was taken at.
-  Tids Find(const LeakSnapshot::ThreadCounters& now, int* threads) {
+  // since, with the thread count it was taken at and its unrecorded threads.
+  Tids Find(const LeakSnapshot::ThreadCounters& now, int* threads,
+            Ids* unrecorded_ids) {
     std::lock_guard<std::mutex> lock(mu);
     if (tids == nullptr || now.creations == LeakSnapshot::kUnknownCount ||
         now.creations != counters.creations || now.exits != counters.exits) {
       return nullptr;
     }
     *threads = counters.threads;
+    *unrecorded_ids = unrecorded;
     return tids;
   }
   // Called when a check saw the kernel's count move: a thread came or went
@@ -260,14 +265,17 @@ struct ListingCache {
     std::lock_guard<std::mutex> lock(mu);
     tids = nullptr;
   }
-  void Store(const LeakSnapshot::ThreadCounters& before_listing, Tids listed) {
+  void Store(const LeakSnapshot::ThreadCounters& before_listing, Tids listed,
+             Ids unrecorded_ids) {
     std::lock_guard<std::mutex> lock(mu);
     counters = before_listing;
     tids = std::move(listed);
+    unrecorded = std::move(unrecorded_ids);
   }
   std::mutex mu;
   LeakSnapshot::ThreadCounters counters;
   Tids tids;
+  Ids unrecorded;
 };
 
 LeakSnapshot::ThreadCounters LeakSnapshot::ThreadCounters::Now(
@@ -295,6 +303,27 @@ const absl::flat_hash_set<pid_t>& LeakSnapshot::tids() const {
   return tids_ != nullptr ? *tids_ : *kNone;
 }
 
+std::vector<pid_t> LeakSnapshot::ThreadsStartedSince(
+    const LeakSnapshot& earlier) const {
+  std::vector<pid_t> started;
+  for (pid_t tid : tids()) {
+    if (!earlier.tids().contains(tid)) started.push_back(tid);
+  }
+  std::sort(started.begin(), started.end());
+  return started;
+}
+
+LeakSnapshot LeakSnapshot::Without(absl::Span<const pid_t> tids) const {
+  LeakSnapshot copy = *this;
+  if (tids.empty()) return copy;
+  auto fewer = std::make_shared<absl::flat_hash_set<pid_t>>(this->tids());
+  for (pid_t tid : tids) fewer->erase(tid);
+  copy.tids_ = std::move(fewer);
+  // Unknown: the check must list, even if no thread came or went since.
+  copy.counters_.threads = -1;
+  return copy;
+}
+
 // A tid is reused once its thread has ended; the new thread is not the one
 // the snapshot saw. Its creation tells them apart, as ThreadId's start time
 // would, without reading every thread's stat at each snapshot.
@@ -305,6 +334,41 @@ std::vector<pid_t> LeakSnapshot::ReusedTids() const {
     if (tids().contains(tid)) reused.push_back(tid);
   }
   return reused;
+}
+
+// Reads the start time of the few threads the interposer did not start:
+// one stat read each (a few microseconds), none in a process that has no
+// such thread but the main one.
+std::shared_ptr<const std::vector<ThreadId>> UnrecordedThreads(
+    const absl::flat_hash_set<pid_t>& tids) {
+  auto ids = std::make_shared<std::vector<ThreadId>>();
+  if (!ThreadOriginsRecorded()) return ids;
+  const std::vector<pid_t> created = ThreadsCreatedSince(0);
+  const absl::flat_hash_set<pid_t> recorded(created.begin(), created.end());
+  const pid_t main_thread = getpid();
+  for (pid_t tid : tids) {
+    if (tid == main_thread || recorded.contains(tid)) continue;
+    absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid);
+    if (info.ok()) ids->push_back(info->id);
+  }
+  return ids;
+}
+
+// A thread the interposer did not start moves none of its counters, and
+// leaves no creation record: one that ends while another starts keeps the
+// counts as they were, and a new one on an old one's tid is told apart only
+// by its start time (ThreadId).
+bool LeakSnapshot::UnrecordedThreadsChanged(
+    std::vector<pid_t>* replaced) const {
+  bool changed = false;
+  if (unrecorded_ == nullptr) return changed;
+  for (const ThreadId& id : *unrecorded_) {
+    absl::StatusOr<ThreadInfo> now = ReadThreadInfo(id.tid);
+    if (now.ok() && now->id == id) continue;
+    changed = true;
+    if (now.ok()) replaced->push_back(id.tid);
+  }
+  return changed;
 }
 
 bool StartedBySingleton(const ThreadDump& thread) {
@@ -331,15 +395,17 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
     // A snapshot reads only the interposer's counters: the kernel's count
     // is read by each check, which forgets the listing when it moved.
     snapshot.counters_ = ThreadCounters::Now(/*with_thread_count=*/false);
-    snapshot.tids_ = ListingCache::Get().Find(snapshot.counters_,
-                                              &snapshot.counters_.threads);
+    snapshot.tids_ = ListingCache::Get().Find(
+        snapshot.counters_, &snapshot.counters_.threads, &snapshot.unrecorded_);
     if (snapshot.tids_ == nullptr) {
       snapshot.counters_ = ThreadCounters::Now(/*with_thread_count=*/true);
       absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
       if (!tids.ok()) return tids.status();
       snapshot.tids_ = std::make_shared<const absl::flat_hash_set<pid_t>>(
           tids->begin(), tids->end());
-      ListingCache::Get().Store(snapshot.counters_, snapshot.tids_);
+      snapshot.unrecorded_ = UnrecordedThreads(*snapshot.tids_);
+      ListingCache::Get().Store(snapshot.counters_, snapshot.tids_,
+                                snapshot.unrecorded_);
     }
   }
   if (options.check_tasks) snapshot.task_watermark_ = NextTaskId();
@@ -365,14 +431,21 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
   std::vector<pid_t> threads;
   int64_t tasks = 0;
   std::vector<int> fds;
+  // Even with the counts unchanged, a new thread may have come while an
+  // unrecorded one ended (perhaps taking its tid).
+  std::vector<pid_t> replaced;
+  const bool unrecorded_changed =
+      options.check_threads && before.UnrecordedThreadsChanged(&replaced);
   for (bool last_poll = false;;) {
     bool unclassified = false;
     // No thread came or went since the snapshot: nothing new to list.
     if (options.check_threads &&
-        !before.counters_.SameThreadsAs(
-            LeakSnapshot::ThreadCounters::Now(/*with_thread_count=*/true))) {
+        (unrecorded_changed ||
+         !before.counters_.SameThreadsAs(
+             LeakSnapshot::ThreadCounters::Now(/*with_thread_count=*/true)))) {
       ListingCache::Get().Forget();
-      const std::vector<pid_t> reused = before.ReusedTids();
+      std::vector<pid_t> reused = before.ReusedTids();
+      reused.insert(reused.end(), replaced.begin(), replaced.end());
       absl::flat_hash_set<pid_t> still_theirs;
       if (!reused.empty()) {
         still_theirs = before.tids();

@@ -16,10 +16,13 @@
 // snapshot prove that no thread came or went; the snapshot itself reuses the
 // last listing while the interposer's counters stay the same. A thread started
 // without pthread_create (raw clone(), io_uring workers, glibc's helpers)
-// moves the kernel's count and makes the check list /proc/self/task. It goes
-// unseen only if, in the same test, another thread the interposer did not
-// record ends; and one started between two checks (outside any test) is
-// blamed on the test that follows. Without the
+// moves the kernel's count and makes the check list /proc/self/task. For the
+// case where another such thread ended meanwhile (perhaps leaving its tid to
+// the new one), each snapshot keeps the start time of the threads the
+// interposer did not start, but the main thread, and each check reads theirs
+// again: one stat read per such thread (none in most processes; under
+// ThreadSanitizer its background thread). A thread started between two checks
+// (outside any test) is blamed on the test that follows. Without the
 // interposer every snapshot and check lists. Only when something new is alive
 // does the check poll with exponential backoff (1 ms doubling to 50 ms) until
 // it is gone or the grace window ends, and then capture and symbolize what is
@@ -41,9 +44,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "taskleak/leakcheck/ignore_rules.h"
 #include "taskleak/leakcheck/leak_report.h"
 #include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
 
@@ -80,6 +85,15 @@ class LeakSnapshot {
   // Fails if /proc cannot be read.
   static absl::StatusOr<LeakSnapshot> Take(const LeakCheckOptions& options);
 
+  // The threads of this snapshot that `earlier` did not have: those started
+  // between the two, still alive at this one. Sorted.
+  std::vector<pid_t> ThreadsStartedSince(const LeakSnapshot& earlier) const;
+
+  // A copy without `tids`: a check against it blames them if they are still
+  // alive. A test framework checks a suite's set-up this way: the threads it
+  // started are taken out of the snapshot at the suite's last test's end.
+  LeakSnapshot Without(absl::Span<const pid_t> tids) const;
+
   // For tests and tools: the snapshot's contents.
   const absl::flat_hash_set<pid_t>& tids() const;
   uint64_t task_watermark() const { return task_watermark_; }
@@ -91,6 +105,10 @@ class LeakSnapshot {
   static constexpr uint64_t kUnknownCount = ~uint64_t{0};
   // Tids of the snapshot that threads created since have reused.
   std::vector<pid_t> ReusedTids() const;
+  // Whether one of the snapshot's unrecorded threads has ended, or its tid
+  // now belongs to another thread (a different start time); those tids go
+  // to `replaced`.
+  bool UnrecordedThreadsChanged(std::vector<pid_t>* replaced) const;
   // What says, in constant time, whether the set of threads changed.
   struct ThreadCounters {
     // ThreadCreationCount(), when thread origins are recorded.
@@ -106,6 +124,10 @@ class LeakSnapshot {
   friend struct ListingCache;
   // Shared with the listing cache and other snapshots: never copied.
   std::shared_ptr<const absl::flat_hash_set<pid_t>> tids_;
+  // When origins are recorded: the identities of the listed threads that
+  // the interposer has no record of (glibc's and sanitizers' helpers, raw
+  // clone()), but the main thread, which cannot be replaced. Shared too.
+  std::shared_ptr<const std::vector<ThreadId>> unrecorded_;
   ThreadCounters counters_;
   uint64_t task_watermark_ = 0;
   absl::flat_hash_set<int> fds_;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +42,33 @@ using internal::LoadLibUnwind;
 using internal::SendCaptureRequest;
 using internal::UnwindSignalContext;
 using internal::WriteAll;
+
+// ThreadSanitizer runs a handler at once only on a thread inside one of
+// its blocking interceptors (a condition wait, sleep, poll, join); on any
+// other thread it waits for the thread's next interceptor. So under TSan
+// the timer is a thread of ours that sleeps in a futex wait (never
+// interrupted) and dumps from ordinary code; the dumped threads answer if
+// TSan lets the request reach them.
+bool UnderThreadSanitizer() { return &__tsan_init != nullptr; }
+
+// _exit, but under ThreadSanitizer not through its interceptor: that one
+// finalizes the runtime (waiting on locks a hung thread may hold, and
+// complaining that the dumping thread still ignores synchronization) and
+// may replace the status with its own.
+[[noreturn]] void ExitNow(int status) {
+  if (UnderThreadSanitizer()) {
+    for (;;) syscall(SYS_exit_group, status);
+  }
+  _exit(status);
+}
+
+// And a dump on SIGTERM could then keep a hung process from ending.
+absl::Status SignalDumpsUnavailable() {
+  return absl::FailedPreconditionError(
+      "under ThreadSanitizer a signal is handled only once the thread that "
+      "got it is in one of TSan's blocking interceptors, so a hung process "
+      "could outlive SIGTERM");
+}
 
 constexpr int kMaxFrames = 256;
 constexpr int kMaxSignal = 65;
@@ -106,6 +134,10 @@ struct State {
   timer_t timer{};
   pid_t timer_tid = 0;
   std::atomic<bool> timer_armed{false};
+  // Under ThreadSanitizer: the watching thread's deadline (CLOCK_MONOTONIC
+  // ns, 0 when disarmed) and its futex word.
+  std::atomic<int64_t> watch_deadline{0};
+  std::atomic<uint32_t> wake{0};
   // Per dump signal.
   AfterDump after[kMaxSignal] = {};
   Fallback fallback;
@@ -266,8 +298,8 @@ void Answer(State* s, uint64_t value, void* ucontext) {
 }
 
 // Captures every thread's stack into the slots; the calling thread's from
-// `ucontext`. Async-signal-safe.
-void CaptureAll(State* s, void* ucontext, int64_t deadline_ns) {
+// `ucontext`, or none if `skip_self`. Async-signal-safe.
+void CaptureAll(State* s, void* ucontext, int64_t deadline_ns, bool skip_self) {
   const uint32_t generation =
       s->generation.fetch_add(1, std::memory_order_acq_rel) + 1;
   const pid_t pid = getpid();
@@ -283,6 +315,7 @@ void CaptureAll(State* s, void* ucontext, int64_t deadline_ns) {
       ++s->not_captured;
       return;
     }
+    if (tid == self && skip_self) return;
     const int index = s->slot_count++;
     Slot& slot = s->slots[index];
     slot.tid = tid;
@@ -452,9 +485,15 @@ std::string Reason(const Slot& slot, int signal, pid_t pid,
       return absl::StrCat("cannot send signal ", signal, ": ",
                           strerror(slot.error));
     case kNoAnswer:
-      return absl::StrCat("no answer by the deadline (thread state: ",
-                          std::string(1, info.state), " (",
-                          ThreadStateName(info.state), "))");
+      return absl::StrCat(
+          UnderThreadSanitizer()
+              ? "did not answer: blocked where ThreadSanitizer does not "
+                "deliver signals (it does in condition waits, sleeps, poll "
+                "and join; not in read(), pthread_mutex_lock or "
+                "uninstrumented code)"
+              : "no answer by the deadline",
+          " (thread state: ", std::string(1, info.state), " (",
+          ThreadStateName(info.state), "))");
     case kStillWriting:
       return "the thread was still unwinding its stack at the deadline";
   }
@@ -494,7 +533,7 @@ std::string Reason(const Slot& slot, int signal, pid_t pid,
   s->options.reporter(event, dump);
   const char done = 1;
   WriteAll(done_fd, &done, 1);
-  _exit(0);
+  ExitNow(0);
 }
 
 // fork() runs atfork handlers and takes malloc's locks: not for a signal
@@ -528,7 +567,7 @@ void ChildTrampoline() {
 [[noreturn]] void StartChild(State* s, const EmergencyEvent& event,
                              int done_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != event.pid) _exit(1);
+  if (getppid() != event.pid) ExitNow(1);
   child_arguments = {s, event, done_fd};
   child_arguments.event.threads_left_out = s->not_captured;
   constexpr size_t kGuard = 1 << 16;
@@ -549,12 +588,13 @@ void ChildTrampoline() {
 }
 
 // Captures, forks, waits for the child. Async-signal-safe. Returns after
-// the report is written, or the budget is spent.
-void Dump(State* s, int signo, void* ucontext, bool dying) {
+// the report is written, or the budget is spent. `for_tid`: the thread the
+// dump is for, if not the calling one (which is then left out).
+void Dump(State* s, int signo, void* ucontext, bool dying, pid_t for_tid = 0) {
   EmergencyEvent event;
   event.signo = signo;
   event.pid = getpid();
-  event.tid = GetTid();
+  event.tid = for_tid != 0 ? for_tid : GetTid();
   event.monotonic_ns = MonotonicNanos();
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
@@ -563,7 +603,7 @@ void Dump(State* s, int signo, void* ucontext, bool dying) {
   const int64_t capture_deadline = std::min(
       deadline, event.monotonic_ns + ToNanos(s->options.dump.capture.deadline));
   CopyFallback(s);
-  CaptureAll(s, ucontext, capture_deadline);
+  CaptureAll(s, ucontext, capture_deadline, /*skip_self=*/for_tid != 0);
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -628,21 +668,73 @@ void Unbusy(State* s) { s->busy.store(0, std::memory_order_release); }
   _exit(128 + signo);  // only if the default action did not end us
 }
 
-void OnTimer(State* s, void* ucontext) {
-  if (!s->timer_armed.exchange(false, std::memory_order_acq_rel)) return;
+// The timer's dump, on the thread that armed it (from its handler) or, under
+// ThreadSanitizer, on the watching thread for the one that armed it.
+void OnTimer(State* s, void* ucontext, pid_t for_tid = 0) {
   // A SIGQUIT dump on another thread: let it finish, within the budget.
   const int64_t give_up = MonotonicNanos() + ToNanos(s->options.budget);
   while (!TryBusy(s)) {
     if (MonotonicNanos() > give_up) {
       CopyFallback(s);
       WriteFallback(s, 0, true, "another dump never finished");
-      _exit(s->options.timer_exit_code);
+      ExitNow(s->options.timer_exit_code);
     }
     const timespec pause = ToTimespec(10 * 1000 * 1000);
     nanosleep(&pause, nullptr);
   }
-  Dump(s, 0, ucontext, /*dying=*/true);
-  _exit(s->options.timer_exit_code);
+  Dump(s, 0, ucontext, /*dying=*/true, for_tid);
+  ExitNow(s->options.timer_exit_code);
+}
+
+void Wake(State* s) {
+  s->wake.fetch_add(1, std::memory_order_acq_rel);
+  syscall(SYS_futex, &s->wake, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+// The watching thread under ThreadSanitizer: waits for the deadline and
+// dumps. Raw futex waits: TSan neither interrupts them nor sees them as
+// synchronization.
+void* Watch(void* arg) {
+  HiddenFromTsan hidden;
+  auto* s = static_cast<State*>(arg);
+  for (;;) {
+    const uint32_t seen = s->wake.load(std::memory_order_acquire);
+    const int64_t deadline = s->watch_deadline.load(std::memory_order_acquire);
+    if (deadline == 0) {
+      syscall(SYS_futex, &s->wake, FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr,
+              0);
+      continue;
+    }
+    const int64_t left = deadline - MonotonicNanos();
+    if (left > 0) {
+      const timespec wait = ToTimespec(left);
+      syscall(SYS_futex, &s->wake, FUTEX_WAIT_PRIVATE, seen, &wait, nullptr, 0);
+      continue;
+    }
+    // Claimed only if not disarmed or re-armed meanwhile.
+    int64_t expected = deadline;
+    if (!s->watch_deadline.compare_exchange_strong(expected, 0)) continue;
+    OnTimer(s, nullptr, s->timer_tid);
+  }
+}
+
+// Starts Watch with every signal blocked (it answers no capture request and
+// takes no signal meant for the process), named so that the leak checks'
+// built-in rules leave it alone.
+absl::Status StartWatcher(State* s) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  const int error = pthread_create(&thread, nullptr, &Watch, s);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (error != 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot start the timeout thread: ", strerror(error)));
+  }
+  pthread_setname_np(thread, "taskleak-timer");
+  pthread_detach(thread);
+  return absl::OkStatus();
 }
 
 void OnRequestSignal(int, siginfo_t* info, void* ucontext) {
@@ -717,13 +809,6 @@ absl::Status PrepareEmergencyDump(const EmergencyDumpOptions& options) {
     return absl::InvalidArgumentError(
         "EmergencyDumpOptions::budget must be positive");
   }
-  if (&__tsan_init != nullptr) {
-    // Its handler wrapper would also keep SIGTERM from ending the process.
-    return absl::FailedPreconditionError(
-        "ThreadSanitizer runs a signal handler only once the thread that got "
-        "the signal reaches one of its safe points, which a hung thread "
-        "never does");
-  }
   const LibUnwind* lib = LoadLibUnwind();
   if (lib == nullptr) {
     return absl::FailedPreconditionError(
@@ -778,8 +863,11 @@ absl::Status PrepareEmergencyDump(const EmergencyDumpOptions& options) {
           "no free real-time signal for emergency dumps");
     }
   }
+  if (UnderThreadSanitizer()) return StartWatcher(s);
   return absl::OkStatus();
 }
+
+bool SignalDumpsAvailable() { return !UnderThreadSanitizer(); }
 
 int EmergencySignal() {
   State* s = state.load(std::memory_order_acquire);
@@ -797,6 +885,14 @@ absl::Status ArmEmergencyTimer(absl::Duration after) {
     return absl::OkStatus();
   }
   const pid_t tid = GetTid();
+  if (UnderThreadSanitizer()) {
+    s->timer_tid = tid;
+    s->watch_deadline.store(
+        MonotonicNanos() + std::max<int64_t>(ToNanos(after), 1),
+        std::memory_order_release);
+    Wake(s);
+    return absl::OkStatus();
+  }
   if (!s->timer_created || s->timer_tid != tid) {
     if (s->timer_created) {
       s->timer_armed.store(false, std::memory_order_release);
@@ -831,6 +927,11 @@ absl::Status ArmEmergencyTimer(absl::Duration after) {
 void DisarmEmergencyTimer() {
   HiddenFromTsan hidden;
   State* s = state.load(std::memory_order_acquire);
+  if (s != nullptr && UnderThreadSanitizer()) {
+    s->watch_deadline.store(0, std::memory_order_release);
+    Wake(s);
+    return;
+  }
   if (s == nullptr || !s->timer_created) return;
   // First the flag: a signal delivered after this point is ignored.
   s->timer_armed.store(false, std::memory_order_release);
@@ -849,6 +950,7 @@ absl::Status DumpOnEmergencySignal(int signo, AfterDump after) {
     return absl::InvalidArgumentError(
         absl::StrCat("signal ", signo, " cannot carry emergency dumps"));
   }
+  if (!SignalDumpsAvailable()) return SignalDumpsUnavailable();
   s->after[signo] = after;
   const int error = InstallIfDefault(signo, OnDumpSignal, 0);
   const std::string name = sigabbrev_np(signo) != nullptr

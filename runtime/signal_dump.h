@@ -15,7 +15,8 @@
 // InstallDumpOnSignal: the handler only wakes a helper thread, which makes
 // the dump in ordinary code.
 //
-// The emergency dump has no helper thread: for a hung test (a timer), SIGTERM
+// The emergency dump has no helper thread (but under ThreadSanitizer, see
+// PrepareEmergencyDump): for a hung test (a timer), SIGTERM
 // and SIGQUIT in test processes, where a thread kept alive for dumping would
 // make GoogleTest warn in every death test ("Death tests use fork(), which is
 // unsafe particularly in a threaded context"). The handler does only
@@ -117,10 +118,20 @@ struct EmergencyDumpOptions {
 
 // Loads libunwind and libdw, reserves memory for kMaxEmergencyThreads
 // stacks, and installs the handler on the request signal. Call once, from
-// ordinary code, before any other function here; later calls fail. Fails
-// under ThreadSanitizer, which runs handlers only at its safe points (a
-// hung thread never reaches one). Not thread-safe.
+// ordinary code, before any other function here; later calls fail. Not
+// thread-safe.
+//
+// Under ThreadSanitizer, which runs a handler at once only on a thread
+// inside one of its blocking interceptors, the timer is a thread of its own
+// ("taskleak-timer", started here, every signal blocked) that dumps from
+// ordinary code; threads TSan does not let the request reach (in read(),
+// pthread_mutex_lock, uninstrumented code) are listed without a stack, and
+// signal dumps are unavailable (SignalDumpsAvailable).
 absl::Status PrepareEmergencyDump(const EmergencyDumpOptions& options);
+
+// Whether DumpOnEmergencySignal can work in this process: not under
+// ThreadSanitizer. Thread-safe.
+bool SignalDumpsAvailable();
 
 // The most threads one dump captures; the rest are listed without a stack.
 inline constexpr int kMaxEmergencyThreads = 4096;
@@ -151,7 +162,7 @@ enum class AfterDump {
 
 // Installs a handler on `signo` that dumps. Fails with FailedPrecondition,
 // leaving everything as it was, if the program has installed a handler on
-// `signo` or ignores it. Not thread-safe.
+// `signo` or ignores it, or if !SignalDumpsAvailable(). Not thread-safe.
 absl::Status DumpOnEmergencySignal(int signo, AfterDump after);
 
 // Text the handler writes itself when the child does not finish: `label`

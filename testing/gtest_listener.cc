@@ -71,8 +71,28 @@ void LeakCheckListener::OnTestIterationStart(const ::testing::UnitTest&,
   iteration_ = iteration;
 }
 
-// Both callbacks run taskleak's bookkeeping, hidden from ThreadSanitizer
+// The callbacks run taskleak's bookkeeping, hidden from ThreadSanitizer
 // (runtime/internal/hidden_from_tsan.h) so that it orders no user threads.
+//
+// A suite's own threads: those alive at its first test's start that were
+// not at the suite's start were started by SetUpTestSuite; those alive at
+// its end that were not at its last test's end, by TearDownTestSuite. Both
+// are checked once, at the suite's end, so that TearDownTestSuite may stop
+// what SetUpTestSuite started. Threads only: tasks and descriptors are
+// checked per test.
+void LeakCheckListener::OnTestSuiteStart(const ::testing::TestSuite&) {
+  internal::HiddenFromTsan hidden;
+  suite_start_.reset();
+  last_test_end_.reset();
+  suite_setup_threads_.clear();
+  suite_first_test_ = true;
+  if (!SuiteChecked()) return;
+  absl::StatusOr<LeakSnapshot> snapshot = LeakSnapshot::Take(SuiteCheck());
+  if (snapshot.ok()) {
+    suite_start_ = std::make_unique<LeakSnapshot>(*std::move(snapshot));
+  }
+}
+
 void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
   internal::HiddenFromTsan hidden;
   // Only with the timeline on: a clean test should not pay for its name.
@@ -89,6 +109,9 @@ void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
     return;
   }
   snapshot_ = std::make_unique<LeakSnapshot>(*std::move(snapshot));
+  if (std::exchange(suite_first_test_, false) && suite_start_ != nullptr) {
+    suite_setup_threads_ = snapshot_->ThreadsStartedSince(*suite_start_);
+  }
 }
 
 void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
@@ -98,6 +121,73 @@ void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
   internal::WatchdogLeakCheckStarted();
   CheckForLeaks(test);
   internal::WatchdogTestEnded(test);
+  if (suite_start_ == nullptr) return;
+  // Cheap while no thread came or went: it reuses the last listing.
+  absl::StatusOr<LeakSnapshot> snapshot = LeakSnapshot::Take(SuiteCheck());
+  if (snapshot.ok()) {
+    last_test_end_ = std::make_unique<LeakSnapshot>(*std::move(snapshot));
+  }
+}
+
+void LeakCheckListener::OnTestSuiteEnd(const ::testing::TestSuite& suite) {
+  internal::HiddenFromTsan hidden;
+  CheckSuiteForLeaks(suite);
+  suite_start_.reset();
+  last_test_end_.reset();
+  suite_setup_threads_.clear();
+}
+
+bool LeakCheckListener::SuiteChecked() const {
+  return options_.mode != GoogleTestLeakOptions::Mode::kOff && !disabled_ &&
+         options_.check.check_threads;
+}
+
+LeakCheckOptions LeakCheckListener::SuiteCheck() const {
+  LeakCheckOptions check = options_.check;
+  check.check_tasks = false;
+  check.check_fds = false;
+  return check;
+}
+
+void LeakCheckListener::CheckSuiteForLeaks(const ::testing::TestSuite& suite) {
+  if (suite_start_ == nullptr || !SuiteChecked()) return;
+  // No test ran: everything new since the suite's start is the suite's.
+  const LeakSnapshot before =
+      last_test_end_ == nullptr ? *suite_start_
+                                : last_test_end_->Without(suite_setup_threads_);
+  absl::StatusOr<LeakReport> report =
+      FindLeaks(before, SuiteCheck(), suite.name());
+  if (!report.ok()) {
+    fprintf(stderr, "taskleak: cannot check %s for leaks: %s\n", suite.name(),
+            std::string(report.status().message()).c_str());
+    return;
+  }
+  for (const std::string& note : report->notes) {
+    fprintf(stderr, "taskleak: note: %s\n", note.c_str());
+  }
+  if (report->clean()) return;
+  // One report each for SetUpTestSuite's threads and TearDownTestSuite's.
+  std::vector<ThreadDump> threads = std::move(report->threads);
+  report->threads.clear();
+  report->notes.clear();
+  LeakReport setup = *report;
+  LeakReport teardown = *std::move(report);
+  setup.scope = absl::StrCat(suite.name(), ".SetUpTestSuite");
+  teardown.scope = absl::StrCat(suite.name(), ".TearDownTestSuite");
+  for (ThreadDump& thread : threads) {
+    const bool by_setup =
+        last_test_end_ != nullptr &&
+        std::binary_search(suite_setup_threads_.begin(),
+                           suite_setup_threads_.end(), thread.info.id.tid);
+    (by_setup ? setup : teardown).threads.push_back(std::move(thread));
+  }
+  // Outside a test GoogleTest charges a failure to the suite ("Suite:
+  // SetUpTestSuite or TearDownTestSuite"); shown at the suite's first test.
+  const ::testing::TestInfo* first = suite.GetTestInfo(0);
+  const char* file = first != nullptr ? first->file() : nullptr;
+  const int line = first != nullptr ? first->line() : -1;
+  if (!setup.clean()) Report(file, line, setup);
+  if (!teardown.clean()) Report(file, line, teardown);
 }
 
 void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
@@ -119,13 +209,13 @@ void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
   for (const std::string& note : report->notes) {
     fprintf(stderr, "taskleak: note: %s\n", note.c_str());
   }
-  if (!report->clean()) Report(test, *report);
+  if (!report->clean()) Report(test.file(), test.line(), *report);
 }
 
-void LeakCheckListener::Report(const ::testing::TestInfo& test,
+void LeakCheckListener::Report(const char* file, int line,
                                const LeakReport& report) {
   leaks_found = true;
-  std::string name = TestName(test);
+  std::string name = report.scope;
   if (iteration_ > 0) absl::StrAppend(&name, ".", iteration_ + 1);
   leaks_.emplace_back(name, report.Summary());
   std::string message = report.Text();
@@ -143,7 +233,7 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
     internal::RecordFinding(std::move(f));
   }
   if (options_.mode == GoogleTestLeakOptions::Mode::kFail) {
-    ADD_FAILURE_AT(test.file(), test.line()) << "taskleak: " << message;
+    ADD_FAILURE_AT(file, line) << "taskleak: " << message;
   } else {
     fprintf(stderr, "taskleak: warning: %s", message.c_str());
   }

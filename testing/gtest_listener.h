@@ -12,20 +12,27 @@
 //   }
 //
 // The listener snapshots at each test's start and checks at its end, on the
-// thread that runs the tests. It is appended after GoogleTest's printer, so
-// a leak fails the test that caused it (ADD_FAILURE_AT on the test's file
-// and line): in its output, in --gtest_output=xml and in the exit code.
-// Death-test children get no listener events and are never checked.
-// InstallGoogleTestListener also sets up test timeouts
+// thread that runs the tests. A thread that SetUpTestSuite starts and
+// TearDownTestSuite does not stop, or that TearDownTestSuite starts, fails
+// the suite at its end ("Suite: SetUpTestSuite or TearDownTestSuite"). It is
+// appended after GoogleTest's printer, so a leak fails the test that caused it
+// (ADD_FAILURE_AT on the test's file and line): in its output, in
+// --gtest_output=xml and in the exit code. Death-test children get no listener
+// events and are never checked. InstallGoogleTestListener also sets up test
+// timeouts
 // (--taskleak_test_timeout, ThisTest::SetTimeout) and thread dumps on
-// SIGTERM and SIGQUIT, with no thread of its own: see
-// testing/internal/watchdog.h.
+// SIGTERM and SIGQUIT, with no thread of its own (under ThreadSanitizer:
+// time limits only, kept by one thread): see testing/internal/watchdog.h.
 
 #ifndef TASKLEAK_TESTING_GTEST_LISTENER_H_
 #define TASKLEAK_TESTING_GTEST_LISTENER_H_
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "taskleak/leakcheck/leak_checker.h"
@@ -39,19 +46,34 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
 
   void OnTestIterationStart(const ::testing::UnitTest& unit_test,
                             int iteration) override;
+  void OnTestSuiteStart(const ::testing::TestSuite& suite) override;
   void OnTestStart(const ::testing::TestInfo& test) override;
   void OnTestEnd(const ::testing::TestInfo& test) override;
+  void OnTestSuiteEnd(const ::testing::TestSuite& suite) override;
   void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override;
 
  private:
   void CheckForLeaks(const ::testing::TestInfo& test);
-  void Report(const ::testing::TestInfo& test, const LeakReport& report);
+  // Threads that SetUpTestSuite started, or TearDownTestSuite, and left.
+  void CheckSuiteForLeaks(const ::testing::TestSuite& suite);
+  // Whether suites are checked for threads of their own.
+  bool SuiteChecked() const;
+  // The suite checks' options: threads only.
+  LeakCheckOptions SuiteCheck() const;
+  // Fails the running test (or suite), at file:line.
+  void Report(const char* file, int line, const LeakReport& report);
   // report_dir/taskleak-timeline.json (runtime/timeline.h).
   void WriteTimeline() const;
 
   GoogleTestLeakOptions options_;
   // C++14 for consumers' code that includes this header: no std::optional.
   std::unique_ptr<LeakSnapshot> snapshot_;
+  // For the suite's own threads: at its start, at its last test's end, and
+  // those started before its first test (by SetUpTestSuite).
+  std::unique_ptr<LeakSnapshot> suite_start_;
+  std::unique_ptr<LeakSnapshot> last_test_end_;
+  std::vector<pid_t> suite_setup_threads_;
+  bool suite_first_test_ = false;
   int iteration_ = 0;
   // "Suite.Test: summary" for the summary files.
   std::vector<std::pair<std::string, std::string>> leaks_;

@@ -66,7 +66,9 @@ TEST(GoogleTestListenerTest, OnlyTheLeakingTestsFail) {
         "Leaky.IgnoresByName", "Lingering.EndsWithinTheGrace",
         "Lingering.AllowedExtraTime", "Numbers/LeakOnOdd.Worker/0",
         "Typed/0.JoinsItsThread", "Typed/1.JoinsItsThread",
-        "ForkDeathTest.ChildIsNotChecked"}) {
+        "ForkDeathTest.ChildIsNotChecked", "SuiteStartsWorker.First",
+        "SuiteStartsWorker.Second", "SuiteTearDownStartsWorker.Test",
+        "SuiteStopsItsWorker.First", "SuiteStopsItsWorker.Second"}) {
     EXPECT_THAT(r.output, HasSubstr(Passed(clean))) << r.output;
     EXPECT_THAT(r.output, Not(HasSubstr(Failed(clean)))) << r.output;
   }
@@ -91,6 +93,48 @@ TEST(GoogleTestListenerTest, ReportSaysWhatWhereAndWhoStartedIt) {
   const size_t failed = r.output.find(Failed("Leaky.DetachedWorker"));
   EXPECT_LT(run, failure);
   EXPECT_LT(failure, failed);
+}
+
+// A thread that SetUpTestSuite starts and nothing stops, or that
+// TearDownTestSuite leaves, fails the suite, not a test: GoogleTest lists
+// it as "Suite: SetUpTestSuite or TearDownTestSuite".
+TEST(GoogleTestListenerTest, ThreadLeftBySuiteSetUpOrTearDownFailsTheSuite) {
+  internal::ProcessResult r = RunSuite(
+      {"--gtest_filter=SuiteStartsWorker.*:SuiteTearDownStartsWorker.*"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr("1 thread started by SuiteStartsWorker.SetUpTestSuite "
+                      "is still running after 300ms: suite-worker"),
+            HasSubstr("1 thread started by "
+                      "SuiteTearDownStartsWorker.TearDownTestSuite is still "
+                      "running after 300ms: teardown-worker"),
+            HasSubstr(Failed("SuiteStartsWorker: SetUpTestSuite or "
+                             "TearDownTestSuite")),
+            HasSubstr(Failed("SuiteTearDownStartsWorker: SetUpTestSuite or "
+                             "TearDownTestSuite"))))
+      << r.output;
+  for (const char* test :
+       {"SuiteStartsWorker.First", "SuiteStartsWorker.Second",
+        "SuiteTearDownStartsWorker.Test"}) {
+    EXPECT_THAT(r.output, HasSubstr(Passed(test))) << r.output;
+    EXPECT_THAT(r.output, Not(HasSubstr(Failed(test)))) << r.output;
+  }
+  // Each thread is reported once.
+  const std::vector<std::string> pieces =
+      absl::StrSplit(r.output, "is still running after");
+  EXPECT_EQ(pieces.size(), 3u) << r.output;
+}
+
+TEST(GoogleTestListenerTest, ThreadTheSuiteStopsInTearDownIsNoLeak) {
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=SuiteStopsItsWorker.*"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr(Passed("SuiteStopsItsWorker.First")),
+                    HasSubstr(Passed("SuiteStopsItsWorker.Second")),
+                    Not(HasSubstr("taskleak:")), Not(HasSubstr("FAILED"))))
+      << r.output;
 }
 
 TEST(GoogleTestListenerTest, UnnamedThreadIsShownAsUnnamedWithItsTid) {

@@ -131,7 +131,7 @@ std::string Describe(int signo) {
                            : absl::StrCat("signal ", signo);
 }
 
-// Runs in the forked copy of the process (see emergency_dump.h).
+// Runs in the forked copy of the process (see runtime/signal_dump.h).
 void Report(const EmergencyEvent& event, const ProcessDump& dump) {
   const Watchdog& w = W();
   const CurrentTest& c = w.current;
@@ -345,13 +345,16 @@ absl::Status InstallWatchdog(const WatchdogOptions& options) {
   Watchdog& w = W();
   w.options = options;
   w.xml_path = GoogleTestXmlPath();
-  if (!Limited(options.test_timeout) && !options.dump_on_signal) {
+  // Not under ThreadSanitizer (runtime/signal_dump.h): the README says so, and
+  // nobody need be told at every start of every TSan test.
+  const bool signal_dumps = options.dump_on_signal && SignalDumpsAvailable();
+  if (!Limited(options.test_timeout) && !signal_dumps) {
     return absl::OkStatus();  // prepared on the first ThisTest::SetTimeout
   }
   if (!Prepare(/*quiet=*/!Limited(options.test_timeout))) {
     return absl::FailedPreconditionError(W().unavailable);
   }
-  if (options.dump_on_signal) {
+  if (signal_dumps) {
     for (auto [signo, after] : {std::pair{SIGTERM, AfterDump::kReraise},
                                 std::pair{SIGQUIT, AfterDump::kContinue}}) {
       const absl::Status status = DumpOnEmergencySignal(signo, after);

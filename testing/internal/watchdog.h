@@ -25,10 +25,12 @@
 // runtime/signal_dump.h, which also says what happens when that
 // copy cannot finish: raw addresses and a minimal XML, within 5 seconds).
 // Limits: a test thread that blocks all signals is never interrupted.
-// Under ThreadSanitizer all of this is off (said once if a time limit was
-// asked for): TSan runs a signal handler only when the thread reaches one
-// of its safe points, which a hung thread never does, and with a handler of
-// ours installed SIGTERM would no longer end the process.
+// Under ThreadSanitizer, which runs a signal handler at once only on a
+// thread inside one of its blocking interceptors, the timeout is kept by a
+// thread of ours ("taskleak-timer") that dumps from ordinary code; threads
+// blocked elsewhere (read(), pthread_mutex_lock, uninstrumented code) are
+// listed without a stack, and there are no SIGTERM/SIGQUIT dumps: with a
+// handler of ours SIGTERM might no longer end a hung process.
 // Test suite set-up and tear-down and global environments are not timed.
 // A death-test child that hangs is left running when the parent ends.
 

@@ -2,13 +2,16 @@
 // testing/internal/watchdog_test.cc runs this binary with one filter at a
 // time and checks what it prints, writes and how it ends.
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -21,13 +24,26 @@
 namespace {
 
 // Never notified, never destroyed: a hung test stays hung until the end.
-absl::Notification& Never() {
-  static auto* never = new absl::Notification;
-  return *never;
-}
+// std primitives, not Abseil's: ThreadSanitizer sees through them (Debian's
+// Abseil is not instrumented), and delivers the dump's signal to a thread
+// blocked in them.
+struct Never {
+  std::mutex mu;
+  std::condition_variable cv;
+};
 
 __attribute__((noinline)) void WaitForever() {
-  Never().WaitForNotification();  // HANG-LINE
+  static auto* never = new Never;
+  std::unique_lock<std::mutex> lock(never->mu);
+  never->cv.wait(lock, [] { return false; });  // HANG-LINE
+}
+
+// Reads a pipe nobody writes to: a thread ThreadSanitizer never lets a
+// signal handler run on.
+__attribute__((noinline)) void ReadForever(int fd) {
+  char byte;
+  while (read(fd, &byte, 1) != 0) {  // READ-LINE
+  }
 }
 
 // With HANG_SUITE_OWN_SIGTERM_HANDLER set, the program handles SIGTERM
@@ -53,6 +69,17 @@ TEST(HangTest, BlocksForever) {
 
 // Runs after BlocksForever when both are selected.
 TEST(HangTest, NeverRuns) {}
+
+// The test thread in a condition wait, a thread of its own in read().
+TEST(HangTest, WaitsWhileItsThreadReads) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::thread([fd = fds[0]] {
+    pthread_setname_np(pthread_self(), "reader");
+    ReadForever(fd);
+  }).detach();
+  WaitForever();
+}
 
 TEST(HangTest, ShortLimitOfItsOwn) {
   taskleak::ThisTest::SetTimeout(absl::Milliseconds(300));
@@ -114,8 +141,7 @@ TEST(SignalTest, TermDuringTheLeakCheck) {
   std::thread([] {
     while (!MainThreadPausesLong()) absl::SleepFor(absl::Milliseconds(5));
     kill(getpid(), SIGTERM);
-    // Not WaitForever: its first use on a thread takes a lock of Abseil's
-    // that the dump, if made on this thread, would then need.
+    // Holding no lock: the dump may be made on this thread.
     for (;;) pause();
   }).detach();
 }

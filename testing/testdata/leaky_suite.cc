@@ -116,6 +116,59 @@ LazyPool& SharedPool() {
 
 TEST(Lazy, SchedulesOnTheSharedPool) { SharedPool().Schedule(); }
 
+// Threads of a suite's own set-up and tear-down are the suite's: it fails
+// ("Suite: SetUpTestSuite or TearDownTestSuite"), none of its tests.
+class SuiteStartsWorker : public testing::Test {
+ protected:
+  static void SetUpTestSuite() { StartWorker("suite-worker"); }
+};
+TEST_F(SuiteStartsWorker, First) {}
+TEST_F(SuiteStartsWorker, Second) {}
+
+class SuiteTearDownStartsWorker : public testing::Test {
+ protected:
+  static void TearDownTestSuite() { StartWorker("teardown-worker"); }
+};
+TEST_F(SuiteTearDownStartsWorker, Test) {}
+
+// The twin: a worker started in SetUpTestSuite and stopped in
+// TearDownTestSuite is no leak.
+class StoppableWorker {
+ public:
+  StoppableWorker()
+      : thread_([this] {
+          std::unique_lock<std::mutex> lock(mu_);
+          cv_.wait(lock, [this] { return stop_; });
+        }) {}
+  ~StoppableWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+class SuiteStopsItsWorker : public testing::Test {
+ protected:
+  static void SetUpTestSuite() { worker_ = new StoppableWorker; }
+  static void TearDownTestSuite() {
+    delete worker_;
+    worker_ = nullptr;
+  }
+  static StoppableWorker* worker_;
+};
+StoppableWorker* SuiteStopsItsWorker::worker_ = nullptr;
+TEST_F(SuiteStopsItsWorker, First) {}
+TEST_F(SuiteStopsItsWorker, Second) {}
+
 TEST(Skipped, SkipsCleanly) { GTEST_SKIP() << "nothing to see"; }
 
 class LeakOnOdd : public testing::TestWithParam<int> {};
