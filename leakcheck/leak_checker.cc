@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "taskleak/runtime/fd_list.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
 #include "taskleak/runtime/task_registry.h"
 #include "taskleak/runtime/thread_list.h"
@@ -21,10 +22,6 @@ namespace {
 
 constexpr absl::Duration kFirstPoll = absl::Milliseconds(1);
 constexpr absl::Duration kLongestPoll = absl::Milliseconds(50);
-
-// Frames that mean "this runs once, from a lazily initialized singleton".
-constexpr absl::string_view kOnceFunctions[] = {
-    "std::call_once", "__once_proxy", "pthread_once", "__pthread_once_slow"};
 
 // A thread that was not alive at the snapshot, as first seen.
 struct Candidate {
@@ -308,9 +305,7 @@ bool StartedBySingleton(const ThreadDump& thread) {
   if (thread.created_by.empty()) return false;
   if (thread.created_by[0].in_static_initializer) return true;
   for (const SymbolizedFrame& frame : thread.created_by[0].stack) {
-    for (absl::string_view once : kOnceFunctions) {
-      if (FunctionNameMatches(frame.function, once)) return true;
-    }
+    if (IsRunOnceFrame(frame)) return true;
   }
   return false;
 }
@@ -321,7 +316,6 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
   // runtime/internal/hidden_from_tsan.h.
   internal::HiddenFromTsan hidden;
   LeakSnapshot snapshot;
-  snapshot.taken_at_ = absl::Now();
   if (options.check_threads) {
     // Read before listing: a thread that starts meanwhile changes them, and
     // the next snapshot lists again.
