@@ -125,17 +125,17 @@ void SplitLeakReport(absl::string_view text, std::string* leak_report,
 std::vector<SymbolizedFrame> SymbolizeAllocationStack(
     const std::vector<uintptr_t>& pcs) {
   std::vector<SymbolizedFrame> stack = DefaultSymbolizer().SymbolizeStack(pcs);
-  stack.erase(std::remove_if(stack.begin(), stack.end(), IsSanitizerFrame),
-              stack.end());
-  // The allocator's own frames ("operator new") say less than the caller's;
-  // drop them unless nothing else is known.
+  // The allocator's own frames ("operator new", in the sanitizer's runtime
+  // or not) say less than the caller's; keep them only if nothing else is
+  // known.
   size_t allocator = 0;
   while (allocator < stack.size() && IsAllocatorFrame(stack[allocator])) {
     ++allocator;
   }
-  if (allocator < stack.size()) {
-    stack.erase(stack.begin(), stack.begin() + allocator);
-  }
+  if (allocator == stack.size()) return stack;
+  stack.erase(stack.begin(), stack.begin() + allocator);
+  stack.erase(std::remove_if(stack.begin(), stack.end(), IsSanitizerFrame),
+              stack.end());
   return stack;
 }
 

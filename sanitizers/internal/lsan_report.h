@@ -38,8 +38,9 @@ struct ParsedLeak {
 // part of a leak are skipped.
 std::vector<ParsedLeak> ParseLeakReport(absl::string_view report);
 
-// The allocation stack, symbolized, without the sanitizer's frames and,
-// unless nothing else is known, without the allocator's own frames.
+// The allocation stack, symbolized, from the allocator's caller on and
+// without the sanitizer's frames; all of it when it holds nothing but the
+// allocator's frames.
 std::vector<SymbolizedFrame> SymbolizeAllocationStack(
     const std::vector<uintptr_t>& pcs);
 
