@@ -31,6 +31,10 @@ struct Candidate {
   bool singleton = false;
   // Whether everything the verdict depends on was known.
   bool settled = false;
+  // Whether `dump` holds a capture of the current stack (or why there is
+  // none), and in which poll it was judged.
+  bool captured = false;
+  int round = -1;
 };
 
 // A thread's name and creation stacks, without its current stack.
@@ -56,6 +60,7 @@ class Checker {
   // decided at once (glibc's helpers linger for a second or for ever).
   absl::StatusOr<std::vector<pid_t>> BlamedThreads(
       const absl::flat_hash_set<pid_t>& before, bool last_poll) {
+    ++round_;
     absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
     if (!tids.ok()) return tids.status();
     std::vector<pid_t> alive;
@@ -122,10 +127,31 @@ class Checker {
     return notes;
   }
 
-  std::vector<ThreadInfo> InfoOf(absl::Span<const pid_t> tids) const {
-    std::vector<ThreadInfo> infos;
-    for (pid_t tid : tids) infos.push_back(candidates_.at(tid).dump.info);
-    return infos;
+  // The blamed threads' dumps for the report. A thread judged in the last
+  // poll from a capture keeps that capture, taken moments ago: it is not
+  // captured and symbolized again. The others are captured now.
+  absl::StatusOr<std::vector<ThreadDump>> ReportDumps(
+      absl::Span<const pid_t> tids) const {
+    std::vector<ThreadDump> dumps(tids.size());
+    std::vector<ThreadInfo> to_capture;
+    std::vector<size_t> slots;
+    for (size_t i = 0; i < tids.size(); ++i) {
+      const Candidate& c = candidates_.at(tids[i]);
+      if (c.captured && c.round == round_) {
+        dumps[i] = c.dump;
+      } else {
+        to_capture.push_back(c.dump.info);
+        slots.push_back(i);
+      }
+    }
+    if (to_capture.empty()) return dumps;
+    absl::StatusOr<std::vector<ThreadDump>> captured =
+        DumpThreads(to_capture, options_.dump);
+    if (!captured.ok()) return captured.status();
+    for (size_t j = 0; j < slots.size() && j < captured->size(); ++j) {
+      dumps[slots[j]] = std::move((*captured)[j]);
+    }
+    return dumps;
   }
 
  private:
@@ -163,28 +189,31 @@ class Checker {
     // without an origin will never get one.
     const bool origins_final =
         !ThreadOriginsRecorded() || !ThreadStartsPending();
-    std::vector<ThreadDump> dumps;
+    // Each with whether it holds a capture.
+    std::vector<std::pair<ThreadDump, bool>> dumps;
     for (const ThreadInfo& info : threads) {
       if (NeedsStack(info)) {
         to_capture.push_back(info);
         continue;
       }
-      dumps.push_back(NameAndCreatorsOf(info));
+      dumps.emplace_back(NameAndCreatorsOf(info), false);
     }
     if (!to_capture.empty()) {
       absl::StatusOr<std::vector<ThreadDump>> captured =
           DumpThreads(to_capture, options_.dump);
       for (size_t i = 0; i < to_capture.size(); ++i) {
         if (captured.ok() && i < captured->size()) {
-          dumps.push_back(std::move((*captured)[i]));
+          dumps.emplace_back(std::move((*captured)[i]), true);
         } else {
           // Rules on stacks then never match.
-          dumps.push_back(NameAndCreatorsOf(to_capture[i]));
+          dumps.emplace_back(NameAndCreatorsOf(to_capture[i]), false);
         }
       }
     }
-    for (ThreadDump& dump : dumps) {
+    for (auto& [dump, captured] : dumps) {
       Candidate c;
+      c.captured = captured;
+      c.round = round_;
       for (int i = 0; i < static_cast<int>(rules_.size()); ++i) {
         if (rules_[i].Matches(dump)) {
           c.rule = i;
@@ -212,6 +241,8 @@ class Checker {
   absl::flat_hash_set<pid_t> seen_once_;
   bool unclassified_ = false;
   int undecided_ = 0;
+  // BlamedThreads calls so far.
+  int round_ = 0;
 };
 
 absl::StatusOr<std::vector<int>> NewFds(
@@ -411,7 +442,7 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
   report.notes = checker.Notes();
   if (static_cast<int>(threads.size()) > options.tolerance) {
     absl::StatusOr<std::vector<ThreadDump>> dumps =
-        DumpThreads(checker.InfoOf(threads), options.dump);
+        checker.ReportDumps(threads);
     if (!dumps.ok()) return dumps.status();
     report.threads = *std::move(dumps);
   }
