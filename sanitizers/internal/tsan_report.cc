@@ -11,7 +11,6 @@
 
 namespace taskleak {
 namespace internal {
-namespace {}  // namespace
 
 std::vector<SymbolizedFrame> SymbolizeTsanStack(const TsanRawStack& raw) {
   std::vector<uintptr_t> pcs;
@@ -54,8 +53,9 @@ std::string NameNow(uint64_t tid) {
 std::vector<SymbolizedFrame> CreationStack(const TsanRawStack& raw) {
   std::vector<SymbolizedFrame> frames = SymbolizeTsanStack(raw);
   const SymbolizedFrame* caller = FirstUserFrame(frames);
-  if (caller != nullptr)
+  if (caller != nullptr) {
     frames.erase(frames.begin(), frames.begin() + (caller - frames.data()));
+  }
   return frames;
 }
 
