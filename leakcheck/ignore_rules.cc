@@ -105,35 +105,19 @@ std::string CreatingFunction(const ThreadDump& thread) {
   return "";
 }
 
-bool FunctionNameMatches(absl::string_view symbolized,
-                         absl::string_view function) {
-  if (function.empty()) return false;
-  // `function` must start the name or follow a "::", and be followed by the
-  // end, a parameter list or template arguments.
-  for (size_t at = symbolized.find(function); at != absl::string_view::npos;
-       at = symbolized.find(function, at + 1)) {
-    const bool starts = at == 0 || (at >= 2 && symbolized[at - 1] == ':' &&
-                                    symbolized[at - 2] == ':');
-    const size_t end = at + function.size();
-    const bool ends = end == symbolized.size() || symbolized[end] == '(' ||
-                      symbolized[end] == '<';
-    if (starts && ends) return true;
-  }
-  return false;
-}
-
-std::string ValidateIgnoreRegex(absl::string_view regex) {
+absl::Status ValidateIgnoreRegex(absl::string_view regex) {
   try {
     std::regex compiled{std::string(regex)};
   } catch (const std::regex_error& e) {
-    return absl::StrCat("invalid regular expression '", regex, "': ", e.what());
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid regular expression '", regex, "': ", e.what()));
   }
-  return "";
+  return absl::OkStatus();
 }
 
 IgnoreRule IgnoreThreadName(absl::string_view regex) {
   IgnoreRule rule(IgnoreRule::Kind::kThreadName, std::string(regex));
-  if (ValidateIgnoreRegex(regex).empty()) {
+  if (ValidateIgnoreRegex(regex).ok()) {
     rule.regex_ = std::make_shared<const std::regex>(std::string(regex));
   }
   return rule;

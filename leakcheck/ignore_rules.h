@@ -12,7 +12,8 @@
 //
 // Function names match the symbolized, demangled name whole ("Pool::Run(int)"),
 // without its parameter list ("Pool::Run"), or without leading namespaces
-// and classes ("Run" matches "app::(anonymous namespace)::Pool::Run(int)").
+// and classes ("Run" matches "app::(anonymous namespace)::Pool::Run(int)"):
+// FunctionNameMatches in runtime/frame_format.h.
 
 #ifndef TASKLEAK_LEAKCHECK_IGNORE_RULES_H_
 #define TASKLEAK_LEAKCHECK_IGNORE_RULES_H_
@@ -23,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/frame_format.h"  // FunctionNameMatches
 
 namespace taskleak {
 
@@ -82,12 +85,9 @@ IgnoreRule IgnoreCreatedBy(absl::string_view function);
 IgnoreRule IgnoreIf(std::string description,
                     std::function<bool(const ThreadDump&)> predicate);
 
-// Returns an error message if `regex` is not a valid expression, else "".
-std::string ValidateIgnoreRegex(absl::string_view regex);
-
-// Whether a symbolized name refers to `function` (see the top of the file).
-bool FunctionNameMatches(absl::string_view symbolized,
-                         absl::string_view function);
+// OK if `regex` is a valid expression; else InvalidArgument saying what is
+// wrong with it.
+absl::Status ValidateIgnoreRegex(absl::string_view regex);
 
 // What IgnoreCreatedBy would be given to accept `thread`: the function of
 // the innermost frame of its creation stack outside the C++ library

@@ -1,9 +1,13 @@
 #include "taskleak/leakcheck/ignore_rules.h"
 
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace taskleak {
 namespace {
+
+using ::testing::HasSubstr;
 
 ThreadDump Thread(std::string name, std::vector<std::string> stack,
                   std::vector<std::string> creation) {
@@ -38,8 +42,11 @@ TEST(IgnoreRulesTest, ThreadNameMatchesWholeName) {
 }
 
 TEST(IgnoreRulesTest, InvalidRegexIsReportedAndMatchesNothing) {
-  EXPECT_NE(ValidateIgnoreRegex("pool-[0-9"), "");
-  EXPECT_EQ(ValidateIgnoreRegex("pool-[0-9]"), "");
+  const absl::Status invalid = ValidateIgnoreRegex("pool-[0-9");
+  EXPECT_EQ(invalid.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(invalid.message()),
+              HasSubstr("invalid regular expression 'pool-[0-9'"));
+  EXPECT_TRUE(ValidateIgnoreRegex("pool-[0-9]").ok());
   EXPECT_FALSE(IgnoreThreadName("pool-[0-9").Matches(kWorker));
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "taskleak/runtime/fd_list.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
 #include "taskleak/runtime/internal/own_fds.h"
 #include "taskleak/runtime/task_registry.h"
@@ -25,10 +26,6 @@ namespace {
 constexpr absl::Duration kFirstPoll = absl::Milliseconds(1);
 constexpr absl::Duration kLongestPoll = absl::Milliseconds(50);
 
-// Frames that mean "this runs once, from a lazily initialized singleton".
-constexpr absl::string_view kOnceFunctions[] = {
-    "std::call_once", "__once_proxy", "pthread_once", "__pthread_once_slow"};
-
 // A thread that was not alive at the snapshot, as first seen.
 struct Candidate {
   ThreadDump dump;
@@ -37,6 +34,10 @@ struct Candidate {
   bool singleton = false;
   // Whether everything the verdict depends on was known.
   bool settled = false;
+  // Whether `dump` holds a capture of the current stack (or why there is
+  // none), and in which poll it was judged.
+  bool captured = false;
+  int round = -1;
 };
 
 // A thread's name and creation stacks, without its current stack.
@@ -62,6 +63,7 @@ class Checker {
   // decided at once (glibc's helpers linger for a second or for ever).
   absl::StatusOr<std::vector<pid_t>> BlamedThreads(
       const absl::flat_hash_set<pid_t>& before, bool last_poll) {
+    ++round_;
     absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
     if (!tids.ok()) return tids.status();
     std::vector<pid_t> alive;
@@ -128,10 +130,31 @@ class Checker {
     return notes;
   }
 
-  std::vector<ThreadInfo> InfoOf(absl::Span<const pid_t> tids) const {
-    std::vector<ThreadInfo> infos;
-    for (pid_t tid : tids) infos.push_back(candidates_.at(tid).dump.info);
-    return infos;
+  // The blamed threads' dumps for the report. A thread judged in the last
+  // poll from a capture keeps that capture, taken moments ago: it is not
+  // captured and symbolized again. The others are captured now.
+  absl::StatusOr<std::vector<ThreadDump>> ReportDumps(
+      absl::Span<const pid_t> tids) const {
+    std::vector<ThreadDump> dumps(tids.size());
+    std::vector<ThreadInfo> to_capture;
+    std::vector<size_t> slots;
+    for (size_t i = 0; i < tids.size(); ++i) {
+      const Candidate& c = candidates_.at(tids[i]);
+      if (c.captured && c.round == round_) {
+        dumps[i] = c.dump;
+      } else {
+        to_capture.push_back(c.dump.info);
+        slots.push_back(i);
+      }
+    }
+    if (to_capture.empty()) return dumps;
+    absl::StatusOr<std::vector<ThreadDump>> captured =
+        DumpThreads(to_capture, options_.dump);
+    if (!captured.ok()) return captured.status();
+    for (size_t j = 0; j < slots.size() && j < captured->size(); ++j) {
+      dumps[slots[j]] = std::move((*captured)[j]);
+    }
+    return dumps;
   }
 
  private:
@@ -169,28 +192,31 @@ class Checker {
     // without an origin will never get one.
     const bool origins_final =
         !ThreadOriginsRecorded() || !ThreadStartsPending();
-    std::vector<ThreadDump> dumps;
+    // Each with whether it holds a capture.
+    std::vector<std::pair<ThreadDump, bool>> dumps;
     for (const ThreadInfo& info : threads) {
       if (NeedsStack(info)) {
         to_capture.push_back(info);
         continue;
       }
-      dumps.push_back(NameAndCreatorsOf(info));
+      dumps.emplace_back(NameAndCreatorsOf(info), false);
     }
     if (!to_capture.empty()) {
       absl::StatusOr<std::vector<ThreadDump>> captured =
           DumpThreads(to_capture, options_.dump);
       for (size_t i = 0; i < to_capture.size(); ++i) {
         if (captured.ok() && i < captured->size()) {
-          dumps.push_back(std::move((*captured)[i]));
+          dumps.emplace_back(std::move((*captured)[i]), true);
         } else {
           // Rules on stacks then never match.
-          dumps.push_back(NameAndCreatorsOf(to_capture[i]));
+          dumps.emplace_back(NameAndCreatorsOf(to_capture[i]), false);
         }
       }
     }
-    for (ThreadDump& dump : dumps) {
+    for (auto& [dump, captured] : dumps) {
       Candidate c;
+      c.captured = captured;
+      c.round = round_;
       for (int i = 0; i < static_cast<int>(rules_.size()); ++i) {
         if (rules_[i].Matches(dump)) {
           c.rule = i;
@@ -218,6 +244,8 @@ class Checker {
   absl::flat_hash_set<pid_t> seen_once_;
   bool unclassified_ = false;
   int undecided_ = 0;
+  // BlamedThreads calls so far.
+  int round_ = 0;
 };
 
 // Descriptors opened since `before`, less those taskleak itself opened
@@ -375,9 +403,7 @@ bool StartedBySingleton(const ThreadDump& thread) {
   if (thread.created_by.empty()) return false;
   if (thread.created_by[0].in_static_initializer) return true;
   for (const SymbolizedFrame& frame : thread.created_by[0].stack) {
-    for (absl::string_view once : kOnceFunctions) {
-      if (FunctionNameMatches(frame.function, once)) return true;
-    }
+    if (IsRunOnceFrame(frame)) return true;
   }
   return false;
 }
@@ -388,7 +414,6 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
   // runtime/internal/hidden_from_tsan.h.
   internal::HiddenFromTsan hidden;
   LeakSnapshot snapshot;
-  snapshot.taken_at_ = absl::Now();
   if (options.check_threads) {
     // Read before listing: a thread that starts meanwhile changes them, and
     // the next snapshot lists again.
@@ -496,7 +521,7 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
   report.notes = checker.Notes();
   if (static_cast<int>(threads.size()) > options.tolerance) {
     absl::StatusOr<std::vector<ThreadDump>> dumps =
-        DumpThreads(checker.InfoOf(threads), options.dump);
+        checker.ReportDumps(threads);
     if (!dumps.ok()) return dumps.status();
     report.threads = *std::move(dumps);
   }

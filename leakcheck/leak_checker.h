@@ -131,7 +131,6 @@ class LeakSnapshot {
   ThreadCounters counters_;
   uint64_t task_watermark_ = 0;
   absl::flat_hash_set<int> fds_;
-  absl::Time taken_at_;
 };
 
 // Reports what is alive now and was not in `before`, after waiting up to
@@ -143,7 +142,7 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
 
 // Whether the thread was started by a lazily initialized singleton: its
 // creation stack passes through a function-local static's initializer or
-// std::call_once.
+// std::call_once (IsRunOnceFrame in runtime/frame_format.h).
 bool StartedBySingleton(const ThreadDump& thread);
 
 }  // namespace taskleak

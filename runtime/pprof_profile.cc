@@ -157,14 +157,6 @@ class ProfileBuilder {
   absl::flat_hash_map<std::string, uint64_t> mappings_;
 };
 
-// The first frame of the user's own code, else the first frame.
-const SymbolizedFrame* CreationSite(const std::vector<SymbolizedFrame>& stack) {
-  for (const SymbolizedFrame& f : stack) {
-    if (!IsLibraryFrame(f)) return &f;
-  }
-  return stack.empty() ? nullptr : &stack[0];
-}
-
 // Threads that become one sample.
 struct SampleKey {
   std::vector<uint64_t> locations;
@@ -221,7 +213,7 @@ std::string ThreadProfileProto(absl::Span<const ThreadDump> threads,
     key.state = ThreadStateName(t.info.state);
     if (!t.created_by.empty()) {
       key.created_by = t.created_by[0].name;
-      if (const SymbolizedFrame* site = CreationSite(t.created_by[0].stack)) {
+      if (const SymbolizedFrame* site = SiteFrame(t.created_by[0].stack)) {
         key.created_at = FormatFrame(*site);
       }
     }

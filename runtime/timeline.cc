@@ -100,16 +100,10 @@ class CreationSites {
   const std::string& Of(const std::vector<uintptr_t>& stack) {
     auto [it, inserted] = sites_.try_emplace(stack);
     if (inserted) {
-      std::vector<SymbolizedFrame> frames =
+      const std::vector<SymbolizedFrame> frames =
           DefaultSymbolizer().SymbolizeStack(stack);
-      for (const SymbolizedFrame& f : frames) {
-        if (!IsLibraryFrame(f)) {
-          it->second = FormatFrame(f);
-          break;
-        }
-      }
-      if (it->second.empty() && !frames.empty()) {
-        it->second = FormatFrame(frames[0]);
+      if (const SymbolizedFrame* site = SiteFrame(frames)) {
+        it->second = FormatFrame(*site);
       }
     }
     return it->second;

@@ -15,14 +15,17 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/types/span.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/own_fds.h"
+#include "taskleak/sanitizers/internal/lsan_report.h"
 
 // LeakSanitizer's interface (sanitizer/lsan_interface.h and
 // sanitizer/common_interface_defs.h), declared weak so that a program
@@ -100,44 +103,6 @@ void ForwardCapturedReportOnDeath() {
   }
 }
 
-// Splits what the sanitizer wrote during a check into LeakSanitizer's own
-// report ("==PID==ERROR: LeakSanitizer: detected memory leaks" through its
-// "SUMMARY: ... leaked in ..." line, with the separator line before it)
-// and everything else, which belongs to someone else and goes to stderr as
-// it was.
-void SplitLeakReport(absl::string_view text, std::string* leak_report,
-                     std::string* other) {
-  bool inside = false;
-  absl::string_view separator;  // a "=====" line that may open the report
-  while (!text.empty()) {
-    const size_t end = text.find('\n');
-    const absl::string_view line =
-        text.substr(0, end == text.npos ? text.size() : end + 1);
-    text.remove_prefix(line.size());
-    if (!inside && absl::StrContains(line, "ERROR: LeakSanitizer:")) {
-      inside = true;
-      absl::StrAppend(leak_report, separator);
-      separator = {};
-    }
-    if (inside) {
-      absl::StrAppend(leak_report, line);
-      if (absl::StartsWith(line, "SUMMARY: ") &&
-          absl::StrContains(line, " leaked in ")) {
-        inside = false;
-      }
-      continue;
-    }
-    absl::StrAppend(other, separator);
-    separator = {};
-    if (absl::StartsWith(line, "=====")) {
-      separator = line;
-    } else {
-      absl::StrAppend(other, line);
-    }
-  }
-  absl::StrAppend(other, separator);
-}
-
 // Everything in the report file; kept out of Check() so that its buffer is
 // not on the stack during the scan.
 __attribute__((noinline)) std::string ReadReport(int fd) {
@@ -147,93 +112,6 @@ __attribute__((noinline)) std::string ReadReport(int fd) {
   ssize_t n;
   while ((n = read(fd, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
   return text;
-}
-
-bool IsAllocator(const SymbolizedFrame& frame) {
-  for (const char* prefix :
-       {"operator new", "malloc", "calloc", "realloc", "reallocarray",
-        "aligned_alloc", "posix_memalign", "memalign", "valloc", "pvalloc",
-        "strdup", "strndup", "__interceptor_", "__asan", "__lsan"}) {
-    if (absl::StartsWith(frame.function, prefix)) return true;
-  }
-  return false;
-}
-
-bool InRuntime(const SymbolizedFrame& frame) {
-  return absl::StartsWith(frame.function, "__asan") ||
-         absl::StartsWith(frame.function, "__lsan") ||
-         absl::StartsWith(frame.function, "__sanitizer") ||
-         absl::StartsWith(frame.function, "__interceptor_");
-}
-
-// "Direct leak of 48 byte(s) in 3 object(s) allocated from:"
-bool ParseLeakHeader(absl::string_view line, HeapLeak* leak) {
-  if (absl::ConsumePrefix(&line, "Direct leak of ")) {
-    leak->direct = true;
-  } else if (absl::ConsumePrefix(&line, "Indirect leak of ")) {
-    leak->direct = false;
-  } else {
-    return false;
-  }
-  std::vector<absl::string_view> words = absl::StrSplit(line, ' ');
-  // 48 byte(s) in 3 object(s) allocated from:
-  return words.size() >= 4 && absl::SimpleAtoi(words[0], &leak->bytes) &&
-         absl::SimpleAtoi(words[3], &leak->blocks);
-}
-
-bool ParseHex(absl::string_view text, uintptr_t* value) {
-  if (!absl::ConsumePrefix(&text, "0x")) return false;
-  return absl::SimpleHexAtoi(text, value);
-}
-
-struct ParsedLeak {
-  HeapLeak leak;
-  std::vector<uintptr_t> pcs;
-};
-
-// LeakSanitizer's report format (sanitizer_common's stack printer, lsan's
-// LeakReport): a header per leak, its frames "    #N 0xADDR in ...",
-// then with report_objects "Objects leaked above:" and "0xADDR (N bytes)".
-// Printed frame addresses are already lookup addresses (pc - 1).
-std::vector<ParsedLeak> Parse(absl::string_view text) {
-  std::vector<ParsedLeak> leaks;
-  bool in_objects = false;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ParsedLeak parsed;
-    if (ParseLeakHeader(line, &parsed.leak)) {
-      leaks.push_back(std::move(parsed));
-      in_objects = false;
-      continue;
-    }
-    if (leaks.empty()) continue;
-    ParsedLeak& leak = leaks.back();
-    absl::string_view stripped = absl::StripAsciiWhitespace(line);
-    if (stripped == "Objects leaked above:") {
-      in_objects = true;
-      continue;
-    }
-    if (in_objects) {
-      uintptr_t address;
-      if (ParseHex(stripped.substr(0, stripped.find(' ')), &address)) {
-        leak.leak.addresses.push_back(address);
-      } else {
-        in_objects = false;
-      }
-      continue;
-    }
-    if (absl::ConsumePrefix(&stripped, "#")) {
-      // "3 0x55d1fe4f7347 in main /tmp/x.cc:11" or "3 0x... (/bin/x+0x1347)"
-      std::vector<absl::string_view> words =
-          absl::StrSplit(stripped, absl::MaxSplits(' ', 2));
-      uintptr_t pc;
-      if (words.size() >= 2 && ParseHex(words[1], &pc)) {
-        leak.pcs.push_back(pc);
-      }
-      leak.leak.raw_frames.push_back(
-          std::string(words.size() == 3 ? words[2] : stripped));
-    }
-  }
-  return leaks;
 }
 
 class HeapChecker {
@@ -270,27 +148,14 @@ class HeapChecker {
     HeapLeakReport report;
     if (found == 0 && text.empty()) return report;
     std::string leak_text, other;
-    SplitLeakReport(text, &leak_text, &other);
+    internal::SplitLeakReport(text, &leak_text, &other);
     if (!other.empty() && write(2, other.data(), other.size()) < 0) {
       // stderr is gone; nothing else could show it.
     }
-    std::vector<ParsedLeak> parsed = Parse(leak_text);
-    for (ParsedLeak& p : parsed) {
+    for (internal::ParsedLeak& p : internal::ParseLeakReport(leak_text)) {
       HeapLeak leak = std::move(p.leak);
       if (!NewPart(p.pcs, &leak)) continue;
-      leak.allocated_at = DefaultSymbolizer().SymbolizeStack(p.pcs);
-      std::vector<SymbolizedFrame>& stack = leak.allocated_at;
-      stack.erase(std::remove_if(stack.begin(), stack.end(), InRuntime),
-                  stack.end());
-      // The allocator's own frames ("operator new") say less than the
-      // caller's; drop them unless nothing else is known.
-      size_t allocator = 0;
-      while (allocator < stack.size() && IsAllocator(stack[allocator])) {
-        ++allocator;
-      }
-      if (allocator < stack.size()) {
-        stack.erase(stack.begin(), stack.begin() + allocator);
-      }
+      leak.allocated_at = internal::SymbolizeAllocationStack(p.pcs);
       report.leaks.push_back(std::move(leak));
     }
     return report;
@@ -337,10 +202,14 @@ std::string Plural(size_t n, const char* one, const char* many) {
 }  // namespace
 
 std::string HeapLeak::AllocationSite() const {
-  for (const SymbolizedFrame& frame : allocated_at) {
-    if (!IsAllocator(frame)) return FormatFrame(frame);
+  // The allocator's frames are left out of allocated_at unless they are all
+  // there is, and then they are no site.
+  auto frames = absl::MakeConstSpan(allocated_at);
+  while (!frames.empty() && IsAllocatorFrame(frames.front())) {
+    frames.remove_prefix(1);
   }
-  return "";
+  const SymbolizedFrame* site = SiteFrame(frames);
+  return site == nullptr ? "" : FormatFrame(*site);
 }
 
 size_t HeapLeakReport::bytes() const {
@@ -387,40 +256,40 @@ std::string HeapLeakReport::Text(int max_frames) const {
       absl::StrAppend(&text, " (", absl::StrJoin(addresses, ", "), ")");
     }
     absl::StrAppend(&text, ", allocated at:\n");
-    int shown = 0;
     if (!leak.allocated_at.empty()) {
-      for (const SymbolizedFrame& frame : leak.allocated_at) {
-        if (shown++ == max_frames) {
-          absl::StrAppend(&text, "    ...\n");
-          break;
-        }
-        absl::StrAppend(&text, "    ", FormatFrame(frame), "\n");
+      for (const std::string& line : FrameLines(leak.allocated_at, max_frames,
+                                                /*keep_innermost=*/false)) {
+        absl::StrAppend(&text, "    ", line, "\n");
       }
-    } else {
-      for (const std::string& frame : leak.raw_frames) {
-        if (shown++ == max_frames) {
-          absl::StrAppend(&text, "    ...\n");
-          break;
-        }
-        absl::StrAppend(&text, "    ", frame, "\n");
-      }
+      continue;
+    }
+    const size_t shown =
+        std::min(leak.raw_frames.size(), static_cast<size_t>(max_frames));
+    for (size_t i = 0; i < shown; ++i) {
+      absl::StrAppend(&text, "    ", leak.raw_frames[i], "\n");
+    }
+    if (shown < leak.raw_frames.size()) {
+      absl::StrAppend(&text, "    ",
+                      MoreFramesLine(leak.raw_frames.size() - shown), "\n");
     }
   }
   return text;
 }
 
-bool HeapLeakCheckAvailable() { return Linked() && !TurnedOff(); }
+bool HeapLeakCheckAvailable() { return HeapLeakCheckStatus().ok(); }
 
-std::string HeapLeakCheckUnavailableReason() {
+absl::Status HeapLeakCheckStatus() {
   if (!Linked()) {
-    return "this program is not built with LeakSanitizer (build it with "
-           "-fsanitize=address, for example bazel test --config=asan)";
+    return absl::FailedPreconditionError(
+        "this program is not built with LeakSanitizer (build it with "
+        "-fsanitize=address, for example bazel test --config=asan)");
   }
   if (TurnedOff()) {
-    return "LeakSanitizer is turned off (detect_leaks=0 in ASAN_OPTIONS or "
-           "LSAN_OPTIONS)";
+    return absl::FailedPreconditionError(
+        "LeakSanitizer is turned off (detect_leaks=0 in ASAN_OPTIONS or "
+        "LSAN_OPTIONS)");
   }
-  return "";
+  return absl::OkStatus();
 }
 
 // 32 KiB: deeper than a test runner's frames above a listener, and cheap
@@ -432,9 +301,8 @@ __attribute__((noinline)) void ScrubStackBelowCaller() {
 }
 
 absl::StatusOr<HeapLeakReport> FindNewHeapLeaks() {
-  if (!HeapLeakCheckAvailable()) {
-    return absl::FailedPreconditionError(HeapLeakCheckUnavailableReason());
-  }
+  absl::Status available = HeapLeakCheckStatus();
+  if (!available.ok()) return available;
   static HeapChecker* checker = new HeapChecker;
   ScrubStackBelowCaller();
   return checker->Check();

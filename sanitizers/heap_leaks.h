@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "taskleak/runtime/symbolizer.h"
 
@@ -53,8 +54,10 @@ struct HeapLeak {
   // be read.
   std::vector<std::string> raw_frames;
 
-  // The function that asked for the memory, formatted by FormatFrame;
-  // empty if unknown.
+  // The function that asked for the memory, formatted by FormatFrame: the
+  // first frame of the program's own code past the allocator (SiteFrame in
+  // runtime/frame_format.h), so that std::make_unique or a container's
+  // allocator is not the site; empty if unknown.
   std::string AllocationSite() const;
 };
 
@@ -70,7 +73,8 @@ struct HeapLeakReport {
   // Parse() at parser.cc:40"; empty when clean.
   std::string Summary() const;
   // Summary, then each leak with its allocation stack (at most
-  // `max_frames` frames), indented by two spaces; ends with a newline.
+  // `max_frames` frames, library frames folded as runtime/frame_format.h's
+  // FrameLines does), indented by two spaces; ends with a newline.
   std::string Text(int max_frames) const;
 };
 
@@ -78,8 +82,9 @@ struct HeapLeakReport {
 // Thread-safe.
 bool HeapLeakCheckAvailable();
 
-// Empty if available; otherwise one sentence saying why not. Thread-safe.
-std::string HeapLeakCheckUnavailableReason();
+// OK if available; otherwise FailedPrecondition with one sentence saying
+// why not. Thread-safe.
+absl::Status HeapLeakCheckStatus();
 
 // Runs LeakSanitizer now and returns the leaks that no earlier call
 // returned; they are never returned again. LeakSanitizer's own report goes

@@ -62,7 +62,7 @@ __attribute__((noinline)) void LeakOne() {
 
 bool Available(benchmark::State& state) {
   if (HeapLeakCheckAvailable()) return true;
-  state.SkipWithError(HeapLeakCheckUnavailableReason().c_str());
+  state.SkipWithError(std::string(HeapLeakCheckStatus().message()).c_str());
   return false;
 }
 

@@ -15,7 +15,7 @@
 // each distinct race once per process, and only unsuppressed ones.
 //
 // Without TSan nothing is collected and nothing costs anything:
-// RaceDetectionAvailable() is false and says why.
+// RaceDetectionAvailable() is false and RaceDetectionStatus() says why.
 
 #ifndef TASKLEAK_SANITIZERS_RACE_REPORTS_H_
 #define TASKLEAK_SANITIZERS_RACE_REPORTS_H_
@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "taskleak/runtime/symbolizer.h"
 
 namespace taskleak {
@@ -73,8 +74,9 @@ struct RaceReport {
   // previous write by main thread". For reports without accesses, the
   // threads involved.
   std::string Summary() const;
-  // Summary, then every stack (at most `max_frames` frames each), indented
-  // by two spaces; ends with a newline.
+  // Summary, then every stack (at most `max_frames` frames each, library
+  // frames folded as runtime/frame_format.h's FrameLines does), indented by
+  // two spaces; ends with a newline.
   std::string Text(int max_frames) const;
 };
 
@@ -88,8 +90,9 @@ struct RaceReports {
 // Whether TSan is linked in and calls taskleak's hook. Thread-safe.
 bool RaceDetectionAvailable();
 
-// Empty if available; otherwise one sentence saying why not. Thread-safe.
-std::string RaceDetectionUnavailableReason();
+// OK if available; otherwise FailedPrecondition with one sentence saying
+// why not. Thread-safe.
+absl::Status RaceDetectionStatus();
 
 // The reports TSan made since the previous call, oldest first, symbolized.
 // Thread-safe; not async-signal-safe. Cheap when there is nothing to take.

@@ -61,8 +61,8 @@ absl::Status SetTolerance(absl::string_view value, Options* o) {
 }
 
 absl::Status AddIgnoreThread(absl::string_view value, Options* o) {
-  std::string error = ValidateIgnoreRegex(value);
-  if (!error.empty()) return Bad("ignore_thread", value, error);
+  absl::Status valid = ValidateIgnoreRegex(value);
+  if (!valid.ok()) return Bad("ignore_thread", value, valid.message());
   o->check.ignore.push_back(IgnoreThreadName(value));
   return absl::OkStatus();
 }

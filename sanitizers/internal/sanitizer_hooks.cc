@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "absl/status/status.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
 
 // ThreadSanitizer's report API (tsan_debugging.cpp). No public header
@@ -163,20 +164,22 @@ std::mutex& TakeMutex() {
 
 bool TsanLinked() { return __tsan_get_report_data != nullptr; }
 
-std::string TsanHookProblem() {
+absl::Status TsanHookStatus() {
   if (!TsanLinked()) {
-    return "this program is not built with ThreadSanitizer (build it with "
-           "-fsanitize=thread, for example bazel test --config=tsan)";
+    return absl::FailedPreconditionError(
+        "this program is not built with ThreadSanitizer (build it with "
+        "-fsanitize=thread, for example bazel test --config=tsan)");
   }
   // When this library is linked as a shared library, TSan's own weak
   // definition comes first and ours is never called.
   void* found = dlsym(RTLD_DEFAULT, "__tsan_on_report");
   if (found != nullptr && found != reinterpret_cast<void*>(&__tsan_on_report)) {
-    return "ThreadSanitizer calls another __tsan_on_report than taskleak's "
-           "(link //sanitizers:sanitizer_hooks into the executable, as "
-           "linkstatic does, and define no other)";
+    return absl::FailedPreconditionError(
+        "ThreadSanitizer calls another __tsan_on_report than taskleak's "
+        "(link //sanitizers:sanitizer_hooks into the executable, as "
+        "linkstatic does, and define no other)");
   }
-  return "";
+  return absl::OkStatus();
 }
 
 void TakeTsanReports(std::vector<TsanRawReport>* out, int* dropped) {

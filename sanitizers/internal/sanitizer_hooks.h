@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace taskleak {
 namespace internal {
 
@@ -70,9 +72,9 @@ struct TsanRawReport {
 // Thread-safe.
 bool TsanLinked();
 
-// Empty if TSan calls taskleak's __tsan_on_report; otherwise why not (no
-// TSan, or another definition wins). Thread-safe.
-std::string TsanHookProblem();
+// OK if TSan calls taskleak's __tsan_on_report; otherwise FailedPrecondition
+// saying why not (no TSan, or another definition wins). Thread-safe.
+absl::Status TsanHookStatus();
 
 // Moves the reports collected since the last call into `out`, oldest
 // first; *dropped gets how many were lost because every slot was full.

@@ -250,14 +250,14 @@ std::unique_ptr<::testing::TestEventListener> MakeSanitizerListener(
     fprintf(stderr,
             "taskleak: --taskleak_check=races is unavailable, races are not "
             "checked: %s\n",
-            RaceDetectionUnavailableReason().c_str());
+            std::string(RaceDetectionStatus().message()).c_str());
     races = false;
   }
   if (heap && !HeapLeakCheckAvailable()) {
     fprintf(stderr,
             "taskleak: --taskleak_check=heap is unavailable, heap leaks are "
             "not checked: %s\n",
-            HeapLeakCheckUnavailableReason().c_str());
+            std::string(HeapLeakCheckStatus().message()).c_str());
     heap = false;
   }
   if (!races && !heap) return nullptr;
