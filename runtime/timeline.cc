@@ -46,12 +46,13 @@ struct ThreadSpan {
   std::string created_at;
 };
 
-// Fixed size: an ended task costs no allocation beyond the vector's growth.
+// Fixed size and small (128 bytes): an ended task costs no allocation, and
+// touches little new memory.
 struct TaskSpan {
   uint64_t id = 0;
+  int64_t begin_unix_ns = 0;
+  int64_t end_unix_ns = 0;
   pid_t creator_tid = 0;
-  absl::Time begin;
-  absl::Time end;
   bool still_live = false;
   uint8_t label_length = 0;
   char label[kMaxTaskKindLength + 1 + kMaxTaskNameLength];  // "kind name"
@@ -65,6 +66,8 @@ struct TaskSpan {
     label_length = static_cast<uint8_t>(kind.size() + 1 + name.size());
   }
 };
+
+static_assert(sizeof(TaskSpan) == 128, "keep ended tasks small");
 
 struct Scope {
   std::string name;
@@ -84,6 +87,8 @@ struct Timeline {
   std::mutex mu;
   std::vector<ThreadSpan> ended;
   int64_t dropped = 0;
+  // Reserved in full at the start (address space; pages are touched as
+  // tasks end): growing would copy under the lock while a task waits.
   std::vector<TaskSpan> ended_tasks;
   int64_t dropped_tasks = 0;
   std::vector<Scope> scopes;
@@ -119,10 +124,10 @@ void OnThreadEnd(const ThreadOrigin& origin) {
 // Runs where a task ends (see SetTaskEndObserver).
 void OnTaskEnd(const internal::EndedTask& task) {
   TaskSpan span;
-  span.end = absl::Now();
+  span.end_unix_ns = absl::GetCurrentTimeNanos();
   span.id = task.id;
   span.creator_tid = task.creator_tid;
-  span.begin = absl::FromUnixNanos(task.created_unix_ns);
+  span.begin_unix_ns = task.created_unix_ns;
   span.SetLabel(task.kind, task.name);
   Timeline& t = T();
   std::lock_guard<std::mutex> lock(t.mu);
@@ -325,9 +330,10 @@ std::string Render(Recorded r, std::vector<ThreadSpan> live_threads,
     const Scope* scope = ScopeOfTask(r.scopes, task.id);
     // The registration clock is coarse (a few ms): a task registered in a
     // test may read as created just before the test began.
-    absl::Time begin = task.begin;
+    const absl::Time end = absl::FromUnixNanos(task.end_unix_ns);
+    absl::Time begin = absl::FromUnixNanos(task.begin_unix_ns);
     if (scope != nullptr) begin = std::max(begin, scope->begin);
-    begin = std::min(begin, task.end);
+    begin = std::min(begin, end);
     for (const char* phase : {"b", "e"}) {
       w.BeginObject();
       w.Field("ph", phase);
@@ -336,7 +342,7 @@ std::string Render(Recorded r, std::vector<ThreadSpan> live_threads,
       w.Field("id", static_cast<int64_t>(task.id));
       w.Field("pid", static_cast<int64_t>(pid));
       w.Field("tid", static_cast<int64_t>(task.creator_tid));
-      w.Field("ts", Micros(*phase == 'b' ? begin : task.end, origin));
+      w.Field("ts", Micros(*phase == 'b' ? begin : end, origin));
       if (*phase == 'b') {
         w.Key("args");
         w.BeginObject();
@@ -356,8 +362,8 @@ TaskSpan LiveTask(const TaskInfo& info, absl::Time now) {
   TaskSpan span;
   span.id = info.id;
   span.creator_tid = info.creator_tid;
-  span.begin = info.created_at;
-  span.end = now;
+  span.begin_unix_ns = absl::ToUnixNanos(info.created_at);
+  span.end_unix_ns = absl::ToUnixNanos(now);
   span.still_live = true;
   span.SetLabel(info.kind, info.name);
   return span;
@@ -372,6 +378,7 @@ void StartTimeline() {
     std::lock_guard<std::mutex> lock(t.mu);
     if (t.started.load()) return;
     t.origin = absl::Now();
+    t.ended_tasks.reserve(kMaxTimelineTasks);
     t.started.store(true);
   }
   internal::SetThreadEndObserver(OnThreadEnd);
