@@ -139,6 +139,7 @@ void LeakCheckListener::Report(const ::testing::TestInfo& test,
   }
   absl::StrAppend(&message, IgnoreHint(report));
   for (internal::Finding& f : internal::LeakFindings(report, report_file)) {
+    f.failed = options_.mode == GoogleTestLeakOptions::Mode::kFail;
     internal::RecordFinding(std::move(f));
   }
   if (options_.mode == GoogleTestLeakOptions::Mode::kFail) {
