@@ -4,10 +4,13 @@
 // threads; and one test's begin/end pair. Run:
 //   bazel run -c opt --config=offline //runtime:timeline_benchmark -- \
 //     --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
-// Figures (2026-12-01, 2 shared cores, medians of 10 repetitions, process
-// CPU time): thread start+end 31.7 us off, 35.7 us on; a test's scope
-// 0.11 us. Wall times on the shared machine vary by 30-40%. Tasks: see
-// timeline.h.
+// Figures (2026-12-01, 2 shared cores, medians of 10 repetitions, 3 runs):
+// thread start+end, process CPU time, 34.1/32.3/35.9 us off and
+// 35.2/35.1/36.3 us on (an earlier run: 31.7 off, 35.7 on); a task's
+// register+end 34.5/33.8/34.6 ns off and 148/142/154 ns on one thread, on
+// two 32-36 ns and 140-153 ns per task per thread; a test's scope
+// 40-49 ns of CPU, 126-154 ns wall. Wall times on the shared machine vary
+// by 30-40%.
 
 #include <pthread.h>
 
