@@ -21,7 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
-#include "taskleak/testing/internal/subprocess.h"
+#include "taskleak/testing/testutil/subprocess.h"
 
 namespace taskleak {
 namespace {

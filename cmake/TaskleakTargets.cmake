@@ -2,7 +2,7 @@
 # lists its sources the way its Bazel BUILD file does; keep them in sync.
 
 # The directories whose headers are public, as taskleak/<dir>/...
-set(TASKLEAK_HEADER_DIRS runtime leakcheck testing)
+set(TASKLEAK_HEADER_DIRS runtime sanitizers leakcheck testing)
 
 set(TASKLEAK_COPTS -Wall -Wextra -Wno-unused-parameter -fno-omit-frame-pointer)
 

@@ -10,8 +10,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/testing/internal/subprocess.h"
-#include "taskleak/testing/internal/test_files.h"
+#include "taskleak/testing/testutil/subprocess.h"
+#include "taskleak/testing/testutil/test_files.h"
 
 // Defined by ThreadSanitizer's runtime, under which test time limits are
 // off.

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/json_writer.h"
 #include "taskleak/runtime/thread_origin.h"
 
@@ -37,11 +37,11 @@ std::string Age(absl::Time since, absl::Time now) {
 enum class StackKind { kCurrent, kCreation };
 
 // Appends up to `max_frames` frames, one per line (library runs folded, see
-// internal/frame_filter.h), and a note of the rest.
+// runtime/frame_format.h), and a note of the rest.
 void AppendFrames(const std::vector<SymbolizedFrame>& frames, int max_frames,
                   StackKind kind, absl::string_view indent, std::string* out) {
   for (const std::string& line :
-       internal::FrameLines(frames, max_frames, kind == StackKind::kCurrent)) {
+       FrameLines(frames, max_frames, kind == StackKind::kCurrent)) {
     absl::StrAppend(out, indent, line, "\n");
   }
 }

@@ -5,8 +5,7 @@
 //   absl::StatusOr<taskleak::ProcessDump> dump = taskleak::DumpProcess();
 //   if (dump.ok()) std::cerr << taskleak::FormatDumpText(*dump);
 //
-//   // Or on demand from outside: kill -QUIT <pid> prints the same.
-//   taskleak::InstallDumpOnSignal(SIGQUIT);
+// Dumps on a signal (kill -QUIT) and for hung tests: runtime/signal_dump.h.
 //
 // JSON schema (FormatDumpJson), every field always present:
 //   {"taken_at": "RFC3339", "threads": [Thread...], "tasks": [Task...]}
@@ -124,33 +123,6 @@ std::string FormatDumpText(const ProcessDump& dump,
 // form. Thread-safe; not async-signal-safe.
 std::string FormatDumpJson(const ProcessDump& dump,
                            const DumpOptions& options = {});
-
-struct DumpOnSignalOptions {
-  // What each dump contains and how stacks are captured.
-  DumpOptions dump;
-  // Also append each dump to this file when not empty. A file that cannot
-  // be opened is reported on stderr, after the dump.
-  std::string file;
-  // A line printed before the dump, e.g. the name of the running test.
-  // Called on the dumping thread, never in the signal handler.
-  std::string (*header)() = nullptr;
-};
-
-// Opt-in: on `signo` (typically SIGQUIT), writes a dump to stderr (and the
-// file) and keeps running. The handler only wakes a helper thread, named
-// "taskleak-dump" and started here, which makes the dump; signals that
-// arrive while a dump is being written cause one more dump, not one each.
-// Fails, leaving the signal as it was and starting no thread, with
-//   InvalidArgument     `signo` is no signal, or cannot be caught (SIGKILL,
-//                       SIGSTOP, the real-time signals glibc keeps),
-//   FailedPrecondition  the program installed a handler for `signo` (an
-//                       ignored signal, SIG_IGN, is taken over),
-//   AlreadyExists       `signo` already dumps.
-// Do not pick the signal stack capture uses (StackCaptureOptions::signal).
-// A forked child inherits the handler but not the helper thread: there the
-// signal does nothing. Thread-safe; not async-signal-safe.
-absl::Status InstallDumpOnSignal(int signo,
-                                 const DumpOnSignalOptions& options = {});
 
 }  // namespace taskleak
 

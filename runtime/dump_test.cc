@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "taskleak/runtime/signal_dump.h"
 #include "taskleak/runtime/task_registry.h"
 #include "taskleak/runtime/thread_list.h"
 

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/frame_format.h"
 
 namespace taskleak {
 namespace {
@@ -151,10 +151,10 @@ std::string ThreadFlameGraph(absl::Span<const ThreadDump> threads,
       continue;
     }
     for (auto f = t.stack.rbegin(); f != t.stack.rend(); ++f) {
-      const std::string label =
-          f->function.empty() ? FormatFrame(*f)
-                              : internal::ShortenFunctionName(f->function, 80);
-      node = node->Child(FormatFrame(*f), label, internal::IsLibraryFrame(*f));
+      const std::string label = f->function.empty()
+                                    ? FormatFrame(*f)
+                                    : ShortenFunctionName(f->function, 80);
+      node = node->Child(FormatFrame(*f), label, IsLibraryFrame(*f));
       ++node->threads;
     }
   }

@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/gzip.h"
 
 namespace taskleak {
@@ -160,7 +160,7 @@ class ProfileBuilder {
 // The first frame of the user's own code, else the first frame.
 const SymbolizedFrame* CreationSite(const std::vector<SymbolizedFrame>& stack) {
   for (const SymbolizedFrame& f : stack) {
-    if (!internal::IsLibraryFrame(f)) return &f;
+    if (!IsLibraryFrame(f)) return &f;
   }
   return stack.empty() ? nullptr : &stack[0];
 }

@@ -18,7 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "taskleak/runtime/dump.h"
-#include "taskleak/runtime/internal/idle_thread.h"
+#include "taskleak/testing/testutil/idle_thread.h"
 
 namespace taskleak {
 namespace {

@@ -14,12 +14,12 @@
 #include "absl/base/optimization.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
-#include "taskleak/runtime/internal/capture_signal.h"
+#include "taskleak/runtime/internal/capture/capture_signal.h"
+#include "taskleak/runtime/internal/capture/stack_slots.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
-#include "taskleak/runtime/internal/libunwind.h"
-#include "taskleak/runtime/internal/stack_slots.h"
-#include "taskleak/runtime/internal/task_status.h"
+#include "taskleak/runtime/internal/proc/task_status.h"
 #include "taskleak/runtime/internal/timed_lock.h"
+#include "taskleak/runtime/internal/unwind/libunwind.h"
 #include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {

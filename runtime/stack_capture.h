@@ -82,10 +82,10 @@ struct ThreadStack {
   // /proc/self/task/TID/status has signal 64)", "thread exited", "no answer
   // within 500ms (thread state: D (disk sleep))". Empty when available.
   std::string unavailable_reason;
-  // Lookup addresses, innermost first (see runtime/internal/libunwind.h):
-  // pcs[0] is the interrupted instruction, each caller's entry is its return
-  // address - 1. For the calling thread, pcs[0] lies in CaptureThreadStacks
-  // or CaptureAllThreadStacks.
+  // Lookup addresses (see runtime/symbolizer.h), innermost first: pcs[0] is the
+  // interrupted instruction, each caller's entry is its return address - 1. For
+  // the calling thread, pcs[0] lies in CaptureThreadStacks or
+  // CaptureAllThreadStacks.
   std::vector<uintptr_t> pcs;
 };
 

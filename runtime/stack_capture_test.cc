@@ -33,10 +33,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/runtime/internal/idle_thread.h"
-#include "taskleak/runtime/internal/task_status.h"
+#include "taskleak/runtime/internal/proc/task_status.h"
 #include "taskleak/runtime/internal/timed_lock.h"
 #include "taskleak/runtime/thread_list.h"
+#include "taskleak/testing/testutil/idle_thread.h"
 
 namespace taskleak {
 

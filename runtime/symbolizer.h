@@ -11,6 +11,11 @@
 //        symbolizer.SymbolizeStack(pcs))
 //     std::cerr << "    " << taskleak::FormatFrame(frame) << "\n";
 //
+// Lookup addresses: every stack taskleak records (stack_capture.h,
+// thread_origin.h, task_registry.h) holds the exact instruction for an
+// interrupted frame, and return address - 1 for each caller, so that
+// symbolizing finds the call's own line without further adjustment.
+//
 // Names (demangled, with parameter types), files, lines and inlined frames
 // come from the DWARF debug info, read with elfutils' libdw. libdw is
 // LGPL-3+/GPL-2+: taskleak (Apache-2.0) neither links nor ships it, it loads

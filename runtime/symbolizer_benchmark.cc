@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "taskleak/runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/unwind/libunwind.h"
 #include "taskleak/runtime/symbolizer.h"
 
 namespace taskleak {

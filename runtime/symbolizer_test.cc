@@ -16,7 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/runtime/internal/libunwind.h"
+#include "taskleak/runtime/internal/unwind/libunwind.h"
 
 // Functions with known names, parameters and lines to symbolize. They live
 // outside anonymous namespaces so that their names are stable.

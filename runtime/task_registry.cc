@@ -14,8 +14,8 @@
 #include "absl/base/optimization.h"
 #include "taskleak/runtime/internal/futex_lock.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
-#include "taskleak/runtime/internal/libunwind.h"
 #include "taskleak/runtime/internal/task_end_observer.h"
+#include "taskleak/runtime/internal/unwind/libunwind.h"
 
 namespace taskleak {
 namespace internal {

@@ -73,9 +73,9 @@ struct TaskInfo {
   // (CLOCK_REALTIME_COARSE, a few milliseconds of resolution): it may read
   // slightly earlier than an absl::Now() taken just before registering.
   absl::Time created_at;
-  // Lookup addresses (see runtime/internal/libunwind.h CaptureCurrentStack),
-  // innermost first, starting at the caller of RegisterTask. Empty unless
-  // TaskOptions::capture_stack was set.
+  // Lookup addresses (see runtime/symbolizer.h), innermost first, starting at
+  // the caller of RegisterTask. Empty unless TaskOptions::capture_stack was
+  // set.
   std::vector<uintptr_t> creation_stack;
 };
 

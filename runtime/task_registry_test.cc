@@ -257,8 +257,8 @@ TEST(TaskRegistryTest, CapturesCreationStackWhenAsked) {
 }
 
 // A thread's first creation stacks and its later ones come from different
-// unwinders (runtime/internal/libunwind.cc); the result must not change, and
-// the thread must be able to exit afterwards (one unwinder's per-thread
+// unwinders (runtime/internal/unwind/libunwind.cc); the result must not change,
+// and the thread must be able to exit afterwards (one unwinder's per-thread
 // cache once crashed ThreadSanitizer at thread exit).
 TEST(TaskRegistryTest, CreationStackIsTheSameFromEveryUnwinder) {
   constexpr int kRegistrations = 600;

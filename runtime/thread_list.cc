@@ -16,7 +16,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "taskleak/runtime/internal/proc_stat.h"
+#include "taskleak/runtime/internal/proc/proc_stat.h"
 
 namespace taskleak {
 namespace {

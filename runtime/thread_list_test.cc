@@ -21,8 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/runtime/internal/idle_thread.h"
-#include "taskleak/runtime/internal/proc_stat.h"
+#include "taskleak/runtime/internal/proc/proc_stat.h"
+#include "taskleak/testing/testutil/idle_thread.h"
 
 namespace taskleak {
 namespace {

@@ -3,12 +3,39 @@
 #include <atomic>
 
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
-#include "taskleak/runtime/internal/pthread_create_interposer.h"
+#include "taskleak/runtime/internal/interpose/pthread_create_interposer.h"
 
 namespace taskleak {
 
+static_assert(kMaxCreationFrames == internal::kMaxRecordedFrames);
+static_assert(kMaxCreationChain == internal::kMaxRecordedChain);
+
+namespace {
+
+// A deep copy of `record` and its chain that no other thread references, so
+// that callers use and drop it outside a HiddenFromTsan scope.
+std::shared_ptr<const ThreadOrigin> CopyOf(
+    const internal::CreationRecord* record) {
+  if (record == nullptr) return nullptr;
+  auto copy = std::make_shared<ThreadOrigin>();
+  copy->tid = record->tid;
+  copy->creator_tid = record->creator_tid;
+  copy->creator_name = record->creator_name;
+  copy->creation_stack = record->creation_stack;
+  copy->created_at = record->created_at;
+  copy->creator_origin = CopyOf(record->creator_origin.get());
+  copy->in_static_initializer = record->in_static_initializer;
+  return copy;
+}
+
+}  // namespace
+
 std::shared_ptr<const ThreadOrigin> CreationOf(pid_t tid) {
-  return internal::FindThreadOrigin(tid);
+  std::shared_ptr<const ThreadOrigin> copy;
+  internal::VisitCreationRecord(
+      tid,
+      [&](const internal::CreationRecord* record) { copy = CopyOf(record); });
+  return copy;
 }
 
 std::vector<std::shared_ptr<const ThreadOrigin>> CreationChain(pid_t tid) {

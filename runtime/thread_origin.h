@@ -55,7 +55,7 @@ struct ThreadOrigin {
   // The creator's name (comm) at creation time.
   std::string creator_name;
   // The creator's stack at the call, as lookup addresses (see
-  // runtime/internal/libunwind.h), innermost first, starting at the caller
+  // runtime/symbolizer.h), innermost first, starting at the caller
   // of pthread_create; the interposer's own frames are left out. At most
   // kMaxCreationFrames entries; empty if the stack could not be unwound.
   std::vector<uintptr_t> creation_stack;

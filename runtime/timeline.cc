@@ -18,10 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/interpose/pthread_create_interposer.h"
 #include "taskleak/runtime/internal/json_writer.h"
-#include "taskleak/runtime/internal/pthread_create_interposer.h"
 #include "taskleak/runtime/internal/task_end_observer.h"
 #include "taskleak/runtime/symbolizer.h"
 #include "taskleak/runtime/task_registry.h"
@@ -101,7 +101,7 @@ Timeline& T() {
 }
 
 // Runs on the ending thread (see SetThreadEndObserver).
-void OnThreadEnd(const ThreadOrigin& origin) {
+void OnThreadEnd(const internal::CreationRecord& origin) {
   ThreadSpan span;
   span.end = absl::Now();
   char name[16] = {};
@@ -169,7 +169,7 @@ std::string NameOf(const Scope* s) { return s == nullptr ? "" : s->name; }
 // are library frames), or "".
 std::string CreationSite(const std::vector<SymbolizedFrame>& frames) {
   for (const SymbolizedFrame& f : frames) {
-    if (!internal::IsLibraryFrame(f)) return FormatFrame(f);
+    if (!IsLibraryFrame(f)) return FormatFrame(f);
   }
   return frames.empty() ? "" : FormatFrame(frames[0]);
 }

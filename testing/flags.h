@@ -17,9 +17,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "taskleak/leakcheck/heap_leaks.h"
 #include "taskleak/leakcheck/leak_checker.h"
-#include "taskleak/runtime/race_reports.h"
+#include "taskleak/sanitizers/heap_leaks.h"
+#include "taskleak/sanitizers/race_reports.h"
 
 namespace taskleak {
 

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "taskleak/testing/internal/subprocess.h"
+#include "taskleak/testing/testutil/subprocess.h"
 
 namespace taskleak {
 namespace {

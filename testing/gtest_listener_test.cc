@@ -12,8 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/testing/internal/subprocess.h"
-#include "taskleak/testing/internal/test_files.h"
+#include "taskleak/testing/testutil/subprocess.h"
+#include "taskleak/testing/testutil/test_files.h"
 
 namespace taskleak {
 namespace {

@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/testing/internal/subprocess.h"
+#include "taskleak/testing/testutil/subprocess.h"
 
 namespace taskleak {
 namespace {

@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "taskleak/testing/internal/subprocess.h"
+#include "taskleak/testing/testutil/subprocess.h"
 
 namespace taskleak {
 namespace {

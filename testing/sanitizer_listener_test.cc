@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/testing/internal/subprocess.h"
+#include "taskleak/testing/testutil/subprocess.h"
 
 namespace taskleak {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "taskleak/runtime/internal/frame_filter.h"
+#include "taskleak/runtime/frame_format.h"
 #include "taskleak/runtime/internal/write_all.h"
 #include "taskleak/testing/internal/report_files.h"
 

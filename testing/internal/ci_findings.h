@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "taskleak/leakcheck/heap_leaks.h"
 #include "taskleak/leakcheck/leak_report.h"
-#include "taskleak/runtime/race_reports.h"
 #include "taskleak/runtime/symbolizer.h"
+#include "taskleak/sanitizers/heap_leaks.h"
+#include "taskleak/sanitizers/race_reports.h"
 
 namespace taskleak {
 namespace internal {

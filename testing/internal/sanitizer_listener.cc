@@ -10,9 +10,9 @@
 #include "absl/base/config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "taskleak/leakcheck/heap_leaks.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
-#include "taskleak/runtime/race_reports.h"
+#include "taskleak/sanitizers/heap_leaks.h"
+#include "taskleak/sanitizers/race_reports.h"
 #include "taskleak/testing/internal/ci_findings.h"
 
 namespace taskleak {

@@ -1,7 +1,7 @@
 // The sanitizer half of the GoogleTest integration: a ThreadSanitizer
-// report made while a test runs fails that test (runtime/race_reports.h),
+// report made while a test runs fails that test (sanitizers/race_reports.h),
 // and so do heap blocks a test leaks, found by LeakSanitizer when it ends
-// (leakcheck/heap_leaks.h). Reports made outside any test (static
+// (sanitizers/heap_leaks.h). Reports made outside any test (static
 // initialization, between tests, after the last one) are printed at the
 // end of the program, and make gtest_main's exit status non-zero.
 // InstallGoogleTestListener installs it; everything runs on the thread that

@@ -22,7 +22,7 @@
 // end, which signals the test's own thread; the dump is made by the signal
 // handler without allocating: raw stacks first, then a forked copy of the
 // process symbolizes and writes the report in ordinary code (see
-// runtime/internal/emergency_dump.h, which also says what happens when that
+// runtime/signal_dump.h, which also says what happens when that
 // copy cannot finish: raw addresses and a minimal XML, within 5 seconds).
 // Limits: a test thread that blocks all signals is never interrupted.
 // Under ThreadSanitizer all of this is off (said once if a time limit was

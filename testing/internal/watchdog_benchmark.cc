@@ -8,8 +8,8 @@
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
 #include "gtest/gtest.h"
-#include "taskleak/testing/internal/subprocess.h"
 #include "taskleak/testing/internal/watchdog.h"
+#include "taskleak/testing/testutil/subprocess.h"
 
 namespace {
 

@@ -20,8 +20,8 @@
 #include "gtest/gtest.h"
 #include "taskleak/testing/flags.h"
 #include "taskleak/testing/internal/junit_xml.h"
-#include "taskleak/testing/internal/subprocess.h"
-#include "taskleak/testing/internal/test_files.h"
+#include "taskleak/testing/testutil/subprocess.h"
+#include "taskleak/testing/testutil/test_files.h"
 
 // Defined by ThreadSanitizer's runtime, under which the watchdog is off.
 extern "C" void __tsan_init() __attribute__((weak));
