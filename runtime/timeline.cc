@@ -80,18 +80,25 @@ struct Scope {
   uint64_t end_task_id = kOpen;
 };
 
-struct Timeline {
-  std::atomic<bool> started{false};
+// What the observers and scopes record.
+struct Recorded {
+  // False in a copy that had to leave the rest out (see Copy).
+  bool complete = true;
   absl::Time origin;
-  // Taken by ending threads and tasks, always inside a HiddenFromTsan scope.
-  std::mutex mu;
-  std::vector<ThreadSpan> ended;
-  int64_t dropped = 0;
+  std::vector<ThreadSpan> threads;
+  int64_t dropped_threads = 0;
   // Reserved in full at the start (address space; pages are touched as
   // tasks end): growing would copy under the lock while a task waits.
-  std::vector<TaskSpan> ended_tasks;
+  std::vector<TaskSpan> tasks;
   int64_t dropped_tasks = 0;
   std::vector<Scope> scopes;
+};
+
+struct Timeline {
+  std::atomic<bool> started{false};
+  // Taken by ending threads and tasks, always inside a HiddenFromTsan scope.
+  std::mutex mu;
+  Recorded data;
 };
 
 // Never destroyed: threads may end during static destruction.
@@ -108,8 +115,8 @@ void OnThreadEnd(const internal::CreationRecord& origin) {
   prctl(PR_GET_NAME, name, 0, 0, 0);
   Timeline& t = T();
   std::lock_guard<std::mutex> lock(t.mu);
-  if (t.ended.size() >= kMaxTimelineThreads) {
-    ++t.dropped;
+  if (t.data.threads.size() >= kMaxTimelineThreads) {
+    ++t.data.dropped_threads;
     return;
   }
   span.tid = origin.tid;
@@ -118,7 +125,7 @@ void OnThreadEnd(const internal::CreationRecord& origin) {
   span.creator_tid = origin.creator_tid;
   span.creator_name = origin.creator_name;
   span.creation_stack = origin.creation_stack;
-  t.ended.push_back(std::move(span));
+  t.data.threads.push_back(std::move(span));
 }
 
 // Runs where a task ends (see SetTaskEndObserver).
@@ -131,11 +138,11 @@ void OnTaskEnd(const internal::EndedTask& task) {
   span.SetLabel(task.kind, task.name);
   Timeline& t = T();
   std::lock_guard<std::mutex> lock(t.mu);
-  if (t.ended_tasks.size() >= kMaxTimelineTasks) {
-    ++t.dropped_tasks;
+  if (t.data.tasks.size() >= kMaxTimelineTasks) {
+    ++t.data.dropped_tasks;
     return;
   }
-  t.ended_tasks.push_back(span);
+  t.data.tasks.push_back(span);
 }
 
 int64_t Micros(absl::Time t, absl::Time origin) {
@@ -214,23 +221,13 @@ void CloseScopeThen(F then) {
   // Outside the lock: it touches no timeline state.
   const uint64_t next_task_id = NextTaskId();
   std::lock_guard<std::mutex> lock(t.mu);
-  if (!t.scopes.empty() && t.scopes.back().end == absl::InfiniteFuture()) {
-    t.scopes.back().end = now;
-    t.scopes.back().end_task_id = next_task_id;
+  if (!t.data.scopes.empty() &&
+      t.data.scopes.back().end == absl::InfiniteFuture()) {
+    t.data.scopes.back().end = now;
+    t.data.scopes.back().end_task_id = next_task_id;
   }
-  then(t.scopes, now, next_task_id);
+  then(t.data.scopes, now, next_task_id);
 }
-
-// What the observers and scopes recorded, copied.
-struct Recorded {
-  bool complete = true;
-  absl::Time origin;
-  std::vector<ThreadSpan> threads;
-  int64_t dropped_threads = 0;
-  std::vector<TaskSpan> tasks;
-  int64_t dropped_tasks = 0;
-  std::vector<Scope> scopes;
-};
 
 // `wait`: false in a forked copy of the process, where the lock may be
 // held forever by a thread that is not there.
@@ -246,12 +243,8 @@ Recorded Copy(bool wait, absl::Time now) {
     r.complete = false;
     return r;
   }
-  r.threads = t.ended;
-  r.dropped_threads = t.dropped;
-  r.tasks = t.ended_tasks;
-  r.dropped_tasks = t.dropped_tasks;
-  r.scopes = t.scopes;
-  if (t.started.load()) r.origin = t.origin;
+  r = t.data;
+  if (!t.started.load()) r.origin = now;
   return r;
 }
 
@@ -377,8 +370,8 @@ void StartTimeline() {
     internal::HiddenFromTsan hidden;
     std::lock_guard<std::mutex> lock(t.mu);
     if (t.started.load()) return;
-    t.origin = absl::Now();
-    t.ended_tasks.reserve(kMaxTimelineTasks);
+    t.data.origin = absl::Now();
+    t.data.tasks.reserve(kMaxTimelineTasks);
     t.started.store(true);
   }
   internal::SetThreadEndObserver(OnThreadEnd);
