@@ -14,6 +14,7 @@
 #include "absl/base/optimization.h"
 #include "taskleak/runtime/internal/futex_lock.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/task_end_observer.h"
 #include "taskleak/runtime/internal/unwind/libunwind.h"
 
 namespace taskleak {
@@ -106,6 +107,8 @@ struct ThreadState {
 ABSL_CONST_INIT thread_local ThreadState tls_state = {};
 
 pthread_key_t g_thread_exit_key;
+
+ABSL_CONST_INIT std::atomic<internal::TaskEndObserver> g_end_observer{nullptr};
 
 // Each shard is released after the owner's thread_local destructors have
 // run (glibc runs pthread key destructors after them), so tasks handled in
@@ -274,6 +277,14 @@ TaskHandle& TaskHandle::operator=(TaskHandle&& other) noexcept {
 void TaskHandle::Reset() {
   internal::HiddenFromTsan hidden;
   if (record_ == nullptr) return;
+  if (internal::TaskEndObserver observe =
+          g_end_observer.load(std::memory_order_acquire)) {
+    // The record is this handle's until Unregister: its fields are stable.
+    const TaskRecord& r = *record_;
+    observe(internal::EndedTask{r.id, r.creator_tid, r.created_ns,
+                                absl::string_view(r.kind, r.kind_length),
+                                absl::string_view(r.name, r.name_length)});
+  }
   Unregister(record_);
   record_ = nullptr;
 }
@@ -407,6 +418,12 @@ int64_t CountTasks(uint64_t min_id) {
   }
   return count;
 }
+
+namespace internal {
+void SetTaskEndObserver(TaskEndObserver observer) {
+  g_end_observer.store(observer, std::memory_order_release);
+}
+}  // namespace internal
 
 absl::flat_hash_map<std::string, int64_t> CountTasksByKind() {
   internal::HiddenFromTsan hidden;

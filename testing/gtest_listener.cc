@@ -230,6 +230,7 @@ void LeakCheckListener::Report(const char* file, int line,
   }
   absl::StrAppend(&message, IgnoreHint(report));
   for (internal::Finding& f : internal::LeakFindings(report, report_file)) {
+    f.failed = options_.mode == GoogleTestLeakOptions::Mode::kFail;
     internal::RecordFinding(std::move(f));
   }
   if (options_.mode == GoogleTestLeakOptions::Mode::kFail) {

@@ -380,6 +380,33 @@ TEST(GoogleTestListenerTest, GithubActionSummaryAndAnnotations) {
   EXPECT_THAT(bad->output, HasSubstr("no report directory"));
 }
 
+// --taskleak_mode=warn reports without failing: the same annotations, as
+// warnings, and the same job summary.
+TEST(GoogleTestListenerTest, GithubAnnotationsAreWarningsInWarnMode) {
+  const std::string dir = TempDir();
+  internal::ProcessResult r = RunSuite(
+      {"--gtest_filter=Leaky.*:Tasks.*:Numbers/*", "--taskleak_mode=warn",
+       "--taskleak_report_dir=" + dir},
+      {"GITHUB_ACTIONS=true", "GITHUB_STEP_SUMMARY=" + dir + "/step.md"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> warnings;
+  for (absl::string_view line : absl::StrSplit(r.output, '\n')) {
+    if (absl::StartsWith(line, "::warning ")) warnings.emplace_back(line);
+  }
+  ASSERT_EQ(warnings.size(), 3u) << r.output;
+  EXPECT_THAT(
+      warnings[0],
+      HasSubstr(absl::StrCat(
+          "file=testing/testdata/leaky_suite.cc,line=", ThreadStartLine(),
+          ",title=taskleak%3A thread leak in "
+          "Leaky.DetachedWorker::")));
+  EXPECT_THAT(warnings[2], HasSubstr("task leak in Tasks.NeverCancelledTimer"));
+  EXPECT_THAT(r.output, Not(HasSubstr("::error")));
+  EXPECT_THAT(internal::ReadFile(dir + "/step.md"),
+              AllOf(HasSubstr("### taskleak: 3 findings in"),
+                    HasSubstr("| Leaky.DetachedWorker | thread leak | ")));
+}
+
 TEST(GoogleTestListenerTest, RepeatBlamesEachIteration) {
   internal::ProcessResult r =
       RunSuite({"--gtest_filter=Leaky.DetachedWorker", "--gtest_repeat=2"});

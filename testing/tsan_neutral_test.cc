@@ -28,6 +28,8 @@ struct Case {
   // --gtest_filter for the run; the race (if any) happens in `failing`.
   const char* filter;
   const char* failing;  // Null for a synchronized twin.
+  // Run ours with --taskleak_timeline, whose recording must order nothing.
+  bool timeline = false;
 };
 
 class TsanNeutralTest : public ::testing::TestWithParam<Case> {
@@ -40,14 +42,21 @@ class TsanNeutralTest : public ::testing::TestWithParam<Case> {
   }
 
   static internal::ProcessResult Run(const std::string& binary,
-                                     const char* filter) {
+                                     const char* filter,
+                                     bool timeline = false) {
     // Keeps the options --config=tsan sets (history_size among them); TSan's
     // own exit status (66) would hide the one the mains chose.
     const char* inherited = getenv("TSAN_OPTIONS");
+    std::vector<std::string> env = {
+        absl::StrCat("TSAN_OPTIONS=", inherited != nullptr ? inherited : "",
+                     ":halt_on_error=0:exitcode=0")};
+    if (timeline) {
+      const char* tmp = getenv("TEST_TMPDIR");
+      env.push_back("TASKLEAK_TIMELINE=1");
+      env.push_back(absl::StrCat("TASKLEAK_REPORT_DIR=", tmp ? tmp : "/tmp"));
+    }
     absl::StatusOr<internal::ProcessResult> result = internal::RunProcess(
-        {binary, absl::StrCat("--gtest_filter=", filter)},
-        {absl::StrCat("TSAN_OPTIONS=", inherited != nullptr ? inherited : "",
-                      ":halt_on_error=0:exitcode=0")});
+        {binary, absl::StrCat("--gtest_filter=", filter)}, env);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : internal::ProcessResult{};
   }
@@ -58,7 +67,7 @@ TEST_P(TsanNeutralTest, FindsWhatGoogleTestsMainFinds) {
   const internal::ProcessResult plain =
       Run("testing/hidden_race_suite_plain", c.filter);
   const internal::ProcessResult ours =
-      Run("testing/hidden_race_suite", c.filter);
+      Run("testing/hidden_race_suite", c.filter, c.timeline);
   if (c.failing == nullptr) {
     EXPECT_THAT(plain.output, Not(HasSubstr("ThreadSanitizer")))
         << plain.output;
@@ -99,7 +108,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"History.*", "History.MainWritesBeforeTheGraceWindow"},
         // The task registry's shard lock: Reset() vs the next RegisterTask.
         Case{"Tasks.Unsynchronized", "Tasks.Unsynchronized"},
-        Case{"Tasks.Locked", nullptr}),
+        Case{"Tasks.Locked", nullptr},
+        // The timeline's lock: one thread's task end, the other's.
+        Case{"TaskEnds.Unsynchronized", "TaskEnds.Unsynchronized", true},
+        Case{"TaskEnds.Locked", nullptr, true}),
     [](const ::testing::TestParamInfo<Case>& info) {
       std::string name = info.param.failing != nullptr ? info.param.failing
                                                        : info.param.filter;

@@ -5,9 +5,10 @@ Checks what Perfetto and chrome://tracing need: a traceEvents array; every
 event has ph, pid, tid; "X" events have ts and dur >= 0; "M" events name a
 process or thread; async "b"/"e" events pair up by (cat, id). Prints, one
 per line:
-  test NAME TS DUR
+  test NAME TS DUR still_running=...
   thread NAME TID TS DUR created_in_test=... still_running=...
-  task NAME BEGIN END
+  task BEGIN END created_in_test=... still_live=... NAME
+(NAME last for tasks: "kind name" has a space).
 Exits 1 with the reason on the first violation.
 """
 import json
@@ -42,7 +43,9 @@ def main():
             if e["dur"] < 0:
                 fail("negative duration: %r" % e)
             if e.get("cat") == "test":
-                print("test %s %d %d" % (e["name"], e["ts"], e["dur"]))
+                print("test %s %d %d still_running=%s"
+                      % (e["name"], e["ts"], e["dur"],
+                         e.get("args", {}).get("still running")))
             elif e.get("cat") == "thread":
                 a = e.get("args", {})
                 print("thread %s %d %d %d created_in_test=%s still_running=%s"
@@ -58,7 +61,10 @@ def main():
                     fail("async end without begin: %r" % e)
                 if e["ts"] < b["ts"]:
                     fail("async slice ends before it begins: %r" % e)
-                print("task %s %d %d" % (b["name"], b["ts"], e["ts"]))
+                a = b.get("args", {})
+                print("task %d %d created_in_test=%s still_live=%s %s"
+                      % (b["ts"], e["ts"], a.get("created in test"),
+                         a.get("still live"), b["name"]))
         else:
             fail("unexpected phase %r" % e)
     if open_async:

@@ -198,7 +198,7 @@ std::vector<std::string> GithubAnnotations(std::vector<Finding> findings,
       where =
           absl::StrCat("file=", EscapeProperty(f.file), ",line=", f.line, ",");
     }
-    lines.push_back(absl::StrCat("::error ", where,
+    lines.push_back(absl::StrCat(f.failed ? "::error " : "::warning ", where,
                                  "title=", EscapeProperty(title),
                                  "::", EscapeData(f.message)));
   }

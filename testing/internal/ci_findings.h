@@ -1,5 +1,6 @@
-// What a test binary found, kept for CI: GitHub error annotations (at most
-// 10, the most important first, as GitHub shows no more per step) and a
+// What a test binary found, kept for CI: GitHub annotations, errors for
+// what failed and warnings for what --taskleak_mode=warn only reported (at
+// most 10, the most important first, as GitHub shows no more per step) and a
 // Markdown job summary (a table: test, kind, where, count, report file).
 // The listeners record findings as tests end; the program's end (or the
 // watchdog's dump, when a hang ends the process) writes them out.
@@ -33,6 +34,9 @@ struct Finding {
   std::string message;
   // The report's file name in the report directory; may be empty.
   std::string report_file;
+  // Whether it failed a test or the run: annotated as an error; otherwise
+  // (--taskleak_mode=warn) as a warning.
+  bool failed = true;
 };
 
 // "thread leak", "task leak", "race", "heap leak", "hang".
@@ -57,7 +61,8 @@ std::vector<Finding> HeapLeakFindings(const HeapLeakReport& report,
 void RecordFinding(Finding finding);
 const std::vector<Finding>& RecordedFindings();
 
-// "::error file=F,line=L,title=T::message" lines for the `max` most
+// "::error file=F,line=L,title=T::message" lines ("::warning" for what did
+// not fail) for the `max` most
 // important findings (by kind, then count, then order), then, if any were
 // left out, one "::notice" line saying how many more the report has.
 // Findings without a user frame are annotated without a file.

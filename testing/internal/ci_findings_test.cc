@@ -93,6 +93,19 @@ TEST(CiFindingsTest, NoUserFrameMeansNoFile) {
                                 Not(HasSubstr("file=")))));
 }
 
+// --taskleak_mode=warn: what failed nothing is a warning, the rest errors.
+TEST(CiFindingsTest, WhatDidNotFailIsAWarning) {
+  Finding warned = Make(Finding::Kind::kThreadLeak, 2);
+  warned.failed = false;
+  const Finding failed = Make(Finding::Kind::kHang, 1);
+  EXPECT_THAT(
+      GithubAnnotations({warned, failed}),
+      ElementsAre(
+          HasSubstr("::error file=src/a.cc,line=1,title=taskleak%3A hang"),
+          HasSubstr("::warning file=src/a.cc,line=2,title=taskleak%3A thread "
+                    "leak in T.t (2)::m")));
+}
+
 TEST(CiFindingsTest, AtMostTenMostImportantFirstThenHowManyMore) {
   std::vector<Finding> findings = {
       Make(Finding::Kind::kTaskLeak, 1), Make(Finding::Kind::kThreadLeak, 2),

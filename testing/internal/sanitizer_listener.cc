@@ -176,7 +176,9 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     RaceReports taken = TakeRaceReports();
     for (RaceReport& race : taken.reports) {
       TrimRunner(&race);
-      RecordFinding(RaceFinding(race, when));
+      Finding finding = RaceFinding(race, when);
+      finding.failed = !warn_;
+      RecordFinding(std::move(finding));
       out->push_back(absl::StrCat(race.kind, " ", Preposition(when), when, ": ",
                                   race.Text(max_frames_)));
     }
@@ -201,6 +203,7 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     if (report->clean()) return;
     for (HeapLeak& leak : report->leaks) TrimRunner(&leak.allocated_at);
     for (Finding& f : HeapLeakFindings(*report, when)) {
+      f.failed = !warn_;
       RecordFinding(std::move(f));
     }
     out->push_back(absl::StrCat("heap leak ", Preposition(when), when, ": ",

@@ -21,6 +21,7 @@
 #include "taskleak/runtime/internal/write_all.h"
 #include "taskleak/runtime/pprof_profile.h"
 #include "taskleak/runtime/signal_dump.h"
+#include "taskleak/runtime/timeline.h"
 #include "taskleak/testing/internal/ci_findings.h"
 #include "taskleak/testing/internal/death_test_child.h"
 #include "taskleak/testing/internal/junit_xml.h"
@@ -209,6 +210,15 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
     absl::StrAppend(&trailer, "taskleak: ",
                     error.empty() ? absl::StrCat("report: ", path) : error,
                     "\n");
+    // The program's end, which writes the timeline otherwise, never comes.
+    if (TimelineStarted()) {
+      const std::string timeline =
+          absl::StrCat(w.options.report_dir, "/taskleak-timeline.json");
+      const std::string failed = WriteFile(timeline, TimelineJsonAtDump(dump));
+      absl::StrAppend(
+          &trailer, "taskleak: ",
+          failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
+    }
   }
   {
     // The process ends here: the program's end will not write the CI

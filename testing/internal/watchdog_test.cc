@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -76,12 +79,42 @@ std::string TestCase(const std::string& xml, const std::string& name) {
   return xml.substr(start, end + 11 - start);
 }
 
+// The timeline at `path`, checked by runtime/testdata/check_timeline.py
+// (python's json module): "test NAME" or "thread NAME" -> {begin, end} in
+// microseconds, and each line.
+struct TimelineSlices {
+  std::string output;
+  std::map<std::string, std::pair<int64_t, int64_t>> spans;
+  std::map<std::string, std::string> lines;
+};
+TimelineSlices ReadTimeline(const std::string& path) {
+  TimelineSlices t;
+  absl::StatusOr<internal::ProcessResult> checked = internal::RunProcess(
+      {"/usr/bin/python3", "runtime/testdata/check_timeline.py", path});
+  EXPECT_TRUE(checked.ok()) << checked.status();
+  if (!checked.ok()) return t;
+  t.output = checked->output;
+  EXPECT_EQ(checked->exit_code, 0) << t.output;
+  for (absl::string_view line : absl::StrSplit(t.output, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    int64_t ts = 0, dur = 0;
+    const size_t at = f.size() > 0 && f[0] == "thread" ? 3 : 2;
+    if (f.size() > at + 1 && (f[0] == "test" || f[0] == "thread") &&
+        absl::SimpleAtoi(f[at], &ts) && absl::SimpleAtoi(f[at + 1], &dur)) {
+      const std::string key = absl::StrCat(f[0], " ", f[1]);
+      t.spans[key] = {ts, ts + dur};
+      t.lines[key] = std::string(line);
+    }
+  }
+  return t;
+}
+
 TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
   const std::string dir = TempDir();
   const SuiteRun run =
       RunSuite({"--gtest_filter=HangTest.Finishes:HangTest.BlocksForever:"
                 "HangTest.NeverRuns",
-                "--taskleak_test_timeout=1s",
+                "--taskleak_test_timeout=1s", "--taskleak_timeline",
                 absl::StrCat("--gtest_output=xml:", dir, "/out.xml"),
                 absl::StrCat("--taskleak_report_dir=", dir, "/reports")},
                {"GITHUB_ACTIONS=true"});
@@ -133,6 +166,25 @@ TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
       internal::ReadFile(
           dir + "/reports/taskleak-hang-HangTest.BlocksForever-threads.pb.gz"),
       StartsWith("\x1f\x8b"));
+  // The timeline, written by the dump: the hung test's slice is still open
+  // and ends with the dump, as does the test thread, a second later.
+  EXPECT_THAT(out, HasSubstr("taskleak: timeline: " + dir +
+                             "/reports/taskleak-timeline.json"));
+  TimelineSlices timeline =
+      ReadTimeline(dir + "/reports/taskleak-timeline.json");
+  const auto finishes = timeline.spans["test HangTest.Finishes"];
+  const auto hung = timeline.spans["test HangTest.BlocksForever"];
+  const auto main_thread = timeline.spans["thread hang_suite"];
+  ASSERT_GT(hung.second, 0) << timeline.output;
+  EXPECT_THAT(timeline.lines["test HangTest.Finishes"],
+              HasSubstr("still_running=False"));
+  EXPECT_THAT(timeline.lines["test HangTest.BlocksForever"],
+              HasSubstr("still_running=True"));
+  EXPECT_LE(finishes.second, hung.first) << timeline.output;
+  EXPECT_GE(hung.second - hung.first, 1000000) << timeline.output;
+  EXPECT_EQ(main_thread.second, hung.second) << timeline.output;
+  EXPECT_THAT(timeline.lines["thread hang_suite"],
+              HasSubstr("still_running=True"));
 
   const std::string xml = internal::ReadFile(dir + "/out.xml");
   EXPECT_THAT(xml, AllOf(HasSubstr("<testsuites tests=\"3\" failures=\"1\" "
@@ -266,9 +318,10 @@ TEST(WatchdogTest, SigquitDumpsAndTheTestsGoOn) {
 TEST(WatchdogTest, SigtermDumpsWritesXmlAndDiesBySigterm) {
   if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
   const std::string dir = TempDir();
-  const SuiteRun run =
-      RunSuite({"--gtest_filter=HangTest.Finishes:SignalTest.TermPrintsAndDies",
-                absl::StrCat("--gtest_output=xml:", dir, "/")});
+  const SuiteRun run = RunSuite(
+      {"--gtest_filter=HangTest.Finishes:SignalTest.TermPrintsAndDies",
+       absl::StrCat("--gtest_output=xml:", dir, "/"), "--taskleak_timeline",
+       absl::StrCat("--taskleak_report_dir=", dir)});
   const std::string& out = run.result.output;
   EXPECT_EQ(run.result.exit_code, 128 + SIGTERM) << out;
   EXPECT_LT(run.took, absl::Seconds(20));
@@ -284,6 +337,14 @@ TEST(WatchdogTest, SigtermDumpsWritesXmlAndDiesBySigterm) {
   EXPECT_THAT(TestCase(xml, "TermPrintsAndDies"),
               HasSubstr("<failure message=\"taskleak: ended by SIGTERM after"));
   EXPECT_THAT(TestCase(xml, "Finishes"), Not(HasSubstr("<failure")));
+  // The timeline too, with the signalled test open up to the dump.
+  TimelineSlices timeline = ReadTimeline(dir + "/taskleak-timeline.json");
+  EXPECT_THAT(timeline.lines["test SignalTest.TermPrintsAndDies"],
+              HasSubstr("still_running=True"))
+      << timeline.output;
+  EXPECT_EQ(timeline.spans["thread hang_suite"].second,
+            timeline.spans["test SignalTest.TermPrintsAndDies"].second)
+      << timeline.output;
 }
 
 TEST(WatchdogTest, SigtermDuringALeakCheckNamesTheTestAndWhatItWaitsFor) {

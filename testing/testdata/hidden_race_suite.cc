@@ -21,6 +21,7 @@ int g_counter = 0;
 int g_after = 0;
 int g_grace = 0;
 int g_task = 0;
+int g_task_end = 0;
 
 __attribute__((noinline)) void Bump(int* value) {
   for (int i = 0; i < 10000; ++i) ++*value;
@@ -154,5 +155,35 @@ void RunTaskRace(bool synchronized) {
 
 TEST(Tasks, Unsynchronized) { RunTaskRace(false); }
 TEST(Tasks, Locked) { RunTaskRace(true); }
+
+// Each thread ends a task of its own (so no shard lock is shared) between
+// its accesses; with --taskleak_timeline both ends are recorded under the
+// timeline's one lock, which must order nothing.
+void RunTaskEndRace(bool synchronized) {
+  std::mutex mu;
+  std::atomic<bool> done{false};
+  taskleak::TaskHandle mine = taskleak::RegisterTask("job", "main's");
+  std::thread worker([&] {
+    taskleak::TaskHandle own = taskleak::RegisterTask("job", "worker's");
+    if (synchronized) {
+      BumpLocked(&g_task_end, &mu);
+    } else {
+      Bump(&g_task_end);
+    }
+    own.Reset();
+    done.store(true, std::memory_order_relaxed);
+  });
+  AwaitRelaxed(done);
+  mine.Reset();
+  if (synchronized) {
+    BumpLocked(&g_task_end, &mu);
+  } else {
+    Bump(&g_task_end);
+  }
+  worker.join();
+}
+
+TEST(TaskEnds, Unsynchronized) { RunTaskEndRace(false); }
+TEST(TaskEnds, Locked) { RunTaskEndRace(true); }
 
 }  // namespace
