@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kSuite[] = "testing/leaky_suite";
+constexpr char kSuite[] = "testing/testdata/leaky_suite";
 
 internal::ProcessResult RunSuite(std::vector<std::string> args,
                                  std::vector<std::string> env = {}) {

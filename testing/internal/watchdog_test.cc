@@ -41,7 +41,7 @@ struct SuiteRun {
 
 SuiteRun RunSuite(std::vector<std::string> args,
                   std::vector<std::string> env = {}) {
-  args.insert(args.begin(), "testing/hang_suite");
+  args.insert(args.begin(), "testing/testdata/hang_suite");
   const absl::Time start = absl::Now();
   absl::StatusOr<internal::ProcessResult> result =
       internal::RunProcess(args, env, absl::Seconds(60));
