@@ -165,6 +165,19 @@ absl::Status SetTimeline(absl::string_view value, Options* o) {
   return absl::OkStatus();
 }
 
+std::string OnOff(bool on) { return on ? "true" : "false"; }
+
+// "threads,tasks" and so on: what `o` checks, as --taskleak_check lists it.
+std::string Checks(const Options& o) {
+  std::vector<std::string> checks;
+  if (o.check.check_threads) checks.push_back("threads");
+  if (o.check.check_tasks) checks.push_back("tasks");
+  if (o.check.check_fds) checks.push_back("fds");
+  if (o.check_races) checks.push_back("races");
+  if (o.check_heap) checks.push_back("heap");
+  return absl::StrJoin(checks, ",");
+}
+
 struct Flag {
   const char* name;
   const char* value_help;
@@ -172,17 +185,27 @@ struct Flag {
   absl::Status (*set)(absl::string_view, Options*);
   bool repeatable = false;  // may be given more than once
   bool boolean = false;     // may be given without a value
+  // The flag's value in `o`, shown in the help for the default options;
+  // null: no default to show.
+  std::string (*value)(const Options& o) = nullptr;
 };
 
 const std::vector<Flag>& Flags() {
   static const std::vector<Flag>* flags = new std::vector<Flag>{
       {"mode", "fail|warn|off",
-       "fail the test that leaks (default), only warn, or check nothing",
-       SetMode},
-      {"grace", "DURATION",
-       "how long new threads and tasks may take to end (default 1s)", SetGrace},
-      {"tolerance", "N", "new threads, and new tasks, allowed per test (0)",
-       SetTolerance},
+       "fail the test that leaks, only warn, or check nothing", SetMode, false,
+       false,
+       [](const Options& o) -> std::string {
+         return o.mode == Options::Mode::kFail   ? "fail"
+                : o.mode == Options::Mode::kWarn ? "warn"
+                                                 : "off";
+       }},
+      {"grace", "DURATION", "how long new threads and tasks may take to end",
+       SetGrace, false, false,
+       [](const Options& o) { return absl::FormatDuration(o.check.grace); }},
+      {"tolerance", "N", "new threads, and new tasks, allowed per test",
+       SetTolerance, false, false,
+       [](const Options& o) { return absl::StrCat(o.check.tolerance); }},
       {"ignore_thread", "REGEX",
        "ignore threads whose name matches (repeatable)", AddIgnoreThread, true},
       {"ignore_function", "NAME",
@@ -193,11 +216,13 @@ const std::vector<Flag>& Flags() {
        "      lazily started pool's (repeatable; a leak report suggests one)",
        AddIgnoreCreatedBy, true},
       {"check", "LIST",
-       "what to check: threads,tasks,fds,races,heap (default threads,tasks;\n"
-       "      plus races under ThreadSanitizer, heap under AddressSanitizer)",
-       SetCheck},
-      {"max_frames", "N", "frames shown per stack in reports (default 32)",
-       SetMaxFrames},
+       "what to check: threads,tasks,fds,races,heap (races need\n"
+       "      ThreadSanitizer, heap AddressSanitizer; by default, what this\n"
+       "      build can check)",
+       SetCheck, false, false, &Checks},
+      {"max_frames", "N", "frames shown per stack in reports", SetMaxFrames,
+       false, false,
+       [](const Options& o) { return absl::StrCat(o.check.dump.max_frames); }},
       {"report_dir", "DIR",
        "write a report per failing test here (default "
        "$TEST_UNDECLARED_OUTPUTS_DIR;\n"
@@ -205,19 +230,22 @@ const std::vector<Flag>& Flags() {
        SetReportDir},
       {"strict_singletons", "",
        "also blame threads started by lazily initialized singletons",
-       SetStrictSingletons, false, true},
+       SetStrictSingletons, false, true,
+       [](const Options& o) { return OnOff(o.check.strict_singletons); }},
       {"test_timeout", "DURATION",
        "end a test that runs longer, with a dump of every thread\n"
-       "      (default 0: no limit; a test can set its own)",
-       SetTestTimeout},
+       "      (0: no limit; a test can set its own)",
+       SetTestTimeout, false, false,
+       [](const Options& o) { return absl::FormatDuration(o.test_timeout); }},
       {"dump_on_signal", "true|false",
-       "dump every thread on SIGTERM (then die) and SIGQUIT (then go on)\n"
-       "      (default true)",
-       SetDumpOnSignal, false, true},
+       "dump every thread on SIGTERM (then die) and SIGQUIT (then go on)",
+       SetDumpOnSignal, false, true,
+       [](const Options& o) { return OnOff(o.dump_on_signal); }},
       {"timeline", "",
        "write taskleak-timeline.json (tests, threads, tasks) to the report\n"
        "      directory, for ui.perfetto.dev or chrome://tracing",
-       SetTimeline, false, true},
+       SetTimeline, false, true,
+       [](const Options& o) { return OnOff(o.timeline); }},
   };
   return *flags;
 }
@@ -330,12 +358,17 @@ std::string TaskleakFlagsHelp() {
       "\ntaskleak: leaked threads, tasks and descriptors fail the test that "
       "left them.\nEach flag has an environment twin: --taskleak_grace=2s "
       "or TASKLEAK_GRACE=2s\n(repeatable flags: values separated by ';').\n";
+  const Options defaults;
   for (const Flag& flag : Flags()) {
     std::string usage = absl::StrCat("  --taskleak_", flag.name);
     if (*flag.value_help != '\0') {
       absl::StrAppend(&usage, "=", flag.value_help);
     }
-    absl::StrAppend(&help, usage, "\n      ", flag.help, "\n");
+    absl::StrAppend(&help, usage, "\n      ", flag.help);
+    if (flag.value != nullptr) {
+      absl::StrAppend(&help, " (default ", flag.value(defaults), ")");
+    }
+    absl::StrAppend(&help, "\n");
   }
   return help;
 }

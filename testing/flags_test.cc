@@ -4,8 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "taskleak/sanitizers/heap_leaks.h"
+#include "taskleak/sanitizers/race_reports.h"
 
 namespace taskleak {
 namespace {
@@ -14,8 +18,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Parses `args` as if given after the program name; returns what is left.
-absl::StatusOr<GoogleTestLeakOptions> Parse(std::vector<std::string> args,
-                                            std::vector<std::string>* rest) {
+absl::StatusOr<GoogleTestLeakOptions> Parse(
+    std::vector<std::string> args, std::vector<std::string>* rest = nullptr) {
   args.insert(args.begin(), "prog");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -188,7 +192,6 @@ TEST_F(FlagsTest, HelpNamesEveryFlag) {
   }
 }
 
-}  // namespace
 TEST_F(FlagsTest, TimelineFlagAndEnvironmentTwin) {
   unsetenv("TASKLEAK_TIMELINE");
   absl::StatusOr<GoogleTestLeakOptions> off = Parse({}, nullptr);
@@ -209,5 +212,57 @@ TEST_F(FlagsTest, TimelineFlagAndEnvironmentTwin) {
   EXPECT_THAT(std::string(bad.status().message()),
               HasSubstr("--taskleak_timeline=maybe: expected true or false"));
 }
+// The defaults shown are GoogleTestLeakOptions' own, so they cannot drift.
+TEST_F(FlagsTest, HelpShowsTheOptionsDefaults) {
+  const GoogleTestLeakOptions defaults;
+  const std::string help = TaskleakFlagsHelp();
+  EXPECT_THAT(
+      help, HasSubstr(absl::StrCat(
+                "(default ", absl::FormatDuration(defaults.check.grace), ")")));
+  EXPECT_THAT(help, HasSubstr(absl::StrCat(
+                        "(default ", defaults.check.dump.max_frames, ")")));
+  EXPECT_THAT(help, HasSubstr("--taskleak_mode=fail|warn|off\n      fail the "
+                              "test that leaks, only warn, or check nothing "
+                              "(default fail)"));
+  EXPECT_THAT(help,
+              HasSubstr(absl::StrCat("(default threads,tasks",
+                                     defaults.check_races ? ",races" : "",
+                                     defaults.check_heap ? ",heap" : "", ")")));
+  EXPECT_THAT(help, HasSubstr("chrome://tracing (default false)"));
+}
 
+// --taskleak_test_timeout and --taskleak_dump_on_signal (the time limit and
+// signal dumps of testing/gtest_listener.h).
+TEST_F(FlagsTest, TimeoutAndSignalDumps) {
+  unsetenv("TASKLEAK_TEST_TIMEOUT");
+  unsetenv("TASKLEAK_DUMP_ON_SIGNAL");
+  absl::StatusOr<GoogleTestLeakOptions> o = Parse({});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->test_timeout, absl::ZeroDuration());
+  EXPECT_TRUE(o->dump_on_signal);
+
+  o = Parse({"--taskleak_test_timeout=90s", "--taskleak_dump_on_signal=false"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->test_timeout, absl::Seconds(90));
+  EXPECT_FALSE(o->dump_on_signal);
+
+  for (const char* none : {"0", "off", "inf"}) {
+    o = Parse({absl::StrCat("--taskleak_test_timeout=", none)});
+    ASSERT_TRUE(o.ok()) << none << ": " << o.status();
+    EXPECT_EQ(o->test_timeout, absl::ZeroDuration()) << none;
+  }
+  for (const char* bad : {"-1s", "3", "soon"}) {
+    o = Parse({absl::StrCat("--taskleak_test_timeout=", bad)});
+    EXPECT_FALSE(o.ok()) << bad;
+  }
+  EXPECT_FALSE(Parse({"--taskleak_dump_on_signal=maybe"}).ok());
+
+  setenv("TASKLEAK_TEST_TIMEOUT", "2m", 1);
+  o = Parse({});
+  unsetenv("TASKLEAK_TEST_TIMEOUT");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->test_timeout, absl::Minutes(2));
+}
+
+}  // namespace
 }  // namespace taskleak

@@ -12,73 +12,90 @@
 //   }
 //
 // The listener snapshots at each test's start and checks at its end, on the
-// thread that runs the tests. A thread that SetUpTestSuite starts and
-// TearDownTestSuite does not stop, or that TearDownTestSuite starts, fails
-// the suite at its end ("Suite: SetUpTestSuite or TearDownTestSuite"). It is
-// appended after GoogleTest's printer, so a leak fails the test that caused it
-// (ADD_FAILURE_AT on the test's file and line): in its output, in
-// --gtest_output=xml and in the exit code. Death-test children get no listener
-// events and are never checked. InstallGoogleTestListener also sets up test
-// timeouts
-// (--taskleak_test_timeout, ThisTest::SetTimeout) and thread dumps on
-// SIGTERM and SIGQUIT, with no thread of its own (under ThreadSanitizer:
-// time limits only, kept by one thread): see testing/internal/watchdog.h.
+// thread that runs the tests. It is appended after GoogleTest's printer, so
+// a leak fails the test that caused it (ADD_FAILURE_AT on the test's file
+// and line): in its output, in --gtest_output=xml and in the exit code. A
+// thread that SetUpTestSuite starts and TearDownTestSuite does not stop, or
+// that TearDownTestSuite starts, fails the suite at its end ("Suite:
+// SetUpTestSuite or TearDownTestSuite"). Death-test children start nothing
+// of taskleak's and are never checked.
+//
+// Hung tests and signals. InstallGoogleTestListener also times each test
+// and dumps threads on SIGTERM and SIGQUIT, with no thread of its own
+// (under ThreadSanitizer, see Limits):
+//   - A test that runs past its timeout (GoogleTestLeakOptions::test_timeout,
+//     --taskleak_test_timeout, or ThisTest::SetTimeout inside the test) is
+//     named with how long it ran and a dump of every thread (where it is,
+//     where it was created); the same goes to
+//     REPORT_DIR/taskleak-hang-SUITE.TEST.txt; the XML report GoogleTest was
+//     asked for (--gtest_output=xml, XML_OUTPUT_FILE) is written with that
+//     test failed and the tests after it not run; then the process ends with
+//     _exit(1), without static destructors, which hung threads could block.
+//   - On SIGTERM (how `bazel test` ends a test past its time limit) the same
+//     dump names the running test, the XML is written, and the process dies
+//     by SIGTERM. On SIGQUIT (kill -QUIT) the dump is printed and the tests
+//     go on. A handler the program installed on either signal is left in
+//     place (said once on stderr). dump_on_signal = false turns both off.
+//   - If the dump cannot be made in full (a lock held by a vanished thread),
+//     raw addresses and a minimal XML report are written within 5 seconds.
+//   - Limits: under ThreadSanitizer, time limits are kept by one thread of
+//     taskleak's ("taskleak-timer") and threads blocked where TSan delivers
+//     no signal (read(), pthread_mutex_lock) are listed without a stack;
+//     SIGTERM and SIGQUIT keep their default actions. A test thread that
+//     blocks every signal is never interrupted; SetUpTestSuite, TearDownTestSuite and global environments
+//     are not timed; a death-test child that hangs is left running.
 
 #ifndef TASKLEAK_TESTING_GTEST_LISTENER_H_
 #define TASKLEAK_TESTING_GTEST_LISTENER_H_
 
-#include <sys/types.h>
-
-#include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "taskleak/leakcheck/leak_checker.h"
-#include "taskleak/testing/flags.h"
 
 namespace taskleak {
 
-class LeakCheckListener : public ::testing::EmptyTestEventListener {
- public:
-  explicit LeakCheckListener(GoogleTestLeakOptions options);
+// Everything the GoogleTest integration can be told; testing/flags.h fills
+// it from --taskleak_* flags and TASKLEAK_* variables.
+struct GoogleTestLeakOptions {
+  enum class Mode {
+    kFail,  // a leak fails the test that caused it
+    kWarn,  // a leak is printed, tests pass
+    kOff,   // nothing is checked
+  };
+  Mode mode = Mode::kFail;
+  // Grace, tolerance, ignore rules, what to check, frames shown.
+  LeakCheckOptions check;
+  // Fail a test during which ThreadSanitizer reports a data race (or any
+  // other TSan report). Default: RacesCheckable(); asking for it in another
+  // build prints a warning and checks nothing.
+  bool check_races = RacesCheckable();
+  // Fail a test that leaks heap blocks (LeakSanitizer, after each test).
+  // Default: HeapCheckable(), with the same warning otherwise.
+  bool check_heap = HeapCheckable();
+  // Where report files go; empty: no files. (ParseTaskleakFlags sets
+  // $TEST_UNDECLARED_OUTPUTS_DIR if set, as under `bazel test`; else,
+  // outside Bazel, the directory of the test executable.)
+  std::string report_dir;
+  // Print ::error annotations for GitHub Actions (ParseTaskleakFlags: when
+  // the environment has GITHUB_ACTIONS=true).
+  bool github_annotations = false;
+  // A test running longer is ended with a dump of every thread, and the
+  // process exits with status 1 (see "Hung tests and signals" above). Zero:
+  // no limit.
+  absl::Duration test_timeout = absl::ZeroDuration();
+  // On SIGTERM and SIGQUIT, print every thread's stack and the running test.
+  bool dump_on_signal = true;
+  // Write report_dir/taskleak-timeline.json (runtime/timeline.h) at the end.
+  bool timeline = false;
 
-  void OnTestIterationStart(const ::testing::UnitTest& unit_test,
-                            int iteration) override;
-  void OnTestSuiteStart(const ::testing::TestSuite& suite) override;
-  void OnTestStart(const ::testing::TestInfo& test) override;
-  void OnTestEnd(const ::testing::TestInfo& test) override;
-  void OnTestSuiteEnd(const ::testing::TestSuite& suite) override;
-  void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override;
-
- private:
-  void CheckForLeaks(const ::testing::TestInfo& test);
-  // Threads that SetUpTestSuite started, or TearDownTestSuite, and left.
-  void CheckSuiteForLeaks(const ::testing::TestSuite& suite);
-  // Whether suites are checked for threads of their own.
-  bool SuiteChecked() const;
-  // The suite checks' options: threads only.
-  LeakCheckOptions SuiteCheck() const;
-  // Fails the running test (or suite), at file:line.
-  void Report(const char* file, int line, const LeakReport& report);
-  // report_dir/taskleak-timeline.json (runtime/timeline.h).
-  void WriteTimeline() const;
-
-  GoogleTestLeakOptions options_;
-  // C++14 for consumers' code that includes this header: no std::optional.
-  std::unique_ptr<LeakSnapshot> snapshot_;
-  // For the suite's own threads: at its start, at its last test's end, and
-  // those started before its first test (by SetUpTestSuite).
-  std::unique_ptr<LeakSnapshot> suite_start_;
-  std::unique_ptr<LeakSnapshot> last_test_end_;
-  std::vector<pid_t> suite_setup_threads_;
-  bool suite_first_test_ = false;
-  int iteration_ = 0;
-  // "Suite.Test: summary" for the summary files.
-  std::vector<std::pair<std::string, std::string>> leaks_;
-  // Set once /proc turned out unreadable, so the warning is printed once.
-  bool disabled_ = false;
+  // Whether this process can check races: built with ThreadSanitizer, whose
+  // report hook taskleak could install (sanitizers/race_reports.h).
+  static bool RacesCheckable();
+  // Whether this process can check heap leaks: built with LeakSanitizer, not
+  // turned off by detect_leaks=0 (sanitizers/heap_leaks.h).
+  static bool HeapCheckable();
 };
 
 // Parses the --taskleak_* flags out of argv (see testing/flags.h) and

@@ -54,50 +54,50 @@ void RunSuite(benchmark::State& state, const std::string& binary,
 }
 
 void BM_SuiteWithListener(benchmark::State& state) {
-  RunSuite(state, "testing/trivial_suite");
+  RunSuite(state, "testing/testdata/trivial_suite");
 }
 BENCHMARK(BM_SuiteWithListener)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_SuitePlain(benchmark::State& state) {
-  RunSuite(state, "testing/trivial_suite_plain");
+  RunSuite(state, "testing/testdata/trivial_suite_plain");
 }
 BENCHMARK(BM_SuitePlain)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 constexpr char kOneTest[] = "Thousand/Trivial.Passes/1";
 
 void BM_OneTestWithListener(benchmark::State& state) {
-  RunSuite(state, "testing/trivial_suite", kOneTest);
+  RunSuite(state, "testing/testdata/trivial_suite", kOneTest);
 }
 BENCHMARK(BM_OneTestWithListener)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_OneTestPlain(benchmark::State& state) {
-  RunSuite(state, "testing/trivial_suite_plain", kOneTest);
+  RunSuite(state, "testing/testdata/trivial_suite_plain", kOneTest);
 }
 BENCHMARK(BM_OneTestPlain)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void BM_ResolverWithListener(benchmark::State& state) {
-  RunSuite(state, "testing/resolver_suite");
+  RunSuite(state, "testing/testdata/resolver_suite");
 }
 BENCHMARK(BM_ResolverWithListener)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 void BM_ResolverPlain(benchmark::State& state) {
-  RunSuite(state, "testing/resolver_suite_plain");
+  RunSuite(state, "testing/testdata/resolver_suite_plain");
 }
 BENCHMARK(BM_ResolverPlain)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 constexpr char kDeathTests[] = "DeathTestChild.ExitsTwentyTimes";
 
 void BM_DeathTestsWithListener(benchmark::State& state) {
-  RunSuite(state, "testing/death_suite", kDeathTests);
+  RunSuite(state, "testing/testdata/death_suite", kDeathTests);
 }
 BENCHMARK(BM_DeathTestsWithListener)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 void BM_DeathTestsPlain(benchmark::State& state) {
-  RunSuite(state, "testing/death_suite_plain", kDeathTests);
+  RunSuite(state, "testing/testdata/death_suite_plain", kDeathTests);
 }
 BENCHMARK(BM_DeathTestsPlain)->UseRealTime()->Unit(benchmark::kMillisecond);
 

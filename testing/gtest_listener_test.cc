@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kSuite[] = "testing/leaky_suite";
+constexpr char kSuite[] = "testing/testdata/leaky_suite";
 
 internal::ProcessResult RunSuite(std::vector<std::string> args,
                                  std::vector<std::string> env = {}) {
@@ -182,7 +182,7 @@ TEST(GoogleTestListenerTest, LazyPoolReportSuggestsTheFlagThatAcceptsIt) {
 
 internal::ProcessResult RunFdSuite(const std::string& filter) {
   absl::StatusOr<internal::ProcessResult> result = internal::RunProcess(
-      {"testing/fd_suite", "--taskleak_check=threads,fds",
+      {"testing/testdata/fd_suite", "--taskleak_check=threads,fds",
        "--taskleak_grace=300ms", absl::StrCat("--gtest_filter=", filter)});
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : internal::ProcessResult{};
@@ -236,7 +236,7 @@ TEST(GoogleTestListenerTest, FdCheckReportsTheTestsOwnDescriptors) {
 // the SIGTERM/SIGQUIT dump handlers). The parent's checks are unchanged.
 TEST(GoogleTestListenerTest, DeathTestChildStartsNothingParentStillChecks) {
   absl::StatusOr<internal::ProcessResult> result =
-      internal::RunProcess({"testing/death_suite", "--taskleak_grace=300ms",
+      internal::RunProcess({"testing/testdata/death_suite", "--taskleak_grace=300ms",
                             "--taskleak_test_timeout=60s"});
   ASSERT_TRUE(result.ok()) << result.status();
   const internal::ProcessResult& r = *result;

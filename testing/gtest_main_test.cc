@@ -17,8 +17,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kSuite[] = "testing/list_probe_suite";
-constexpr char kPlainSuite[] = "testing/list_probe_suite_plain";
+constexpr char kSuite[] = "testing/testdata/list_probe_suite";
+constexpr char kPlainSuite[] = "testing/testdata/list_probe_suite_plain";
 
 internal::ProcessResult RunSuite(const std::string& suite,
                                  std::vector<std::string> args) {

@@ -267,8 +267,9 @@ TEST_P(SanitizerCorpusTest, SameFindingsBlamedOnTheCase) {
   const Case& c = GetParam();
   const bool visible = c.finds && c.target == kBuild;
   const internal::ProcessResult plain =
-      RunCase("testing/sanitizer_corpus_gtest_main", c);
-  const internal::ProcessResult ours = RunCase("testing/sanitizer_corpus", c);
+      RunCase("testing/testdata/sanitizer_corpus_gtest_main", c);
+  const internal::ProcessResult ours =
+      RunCase("testing/testdata/sanitizer_corpus", c);
   const std::set<Finding> expected = Findings(plain.output);
   const std::set<Finding> got = Findings(ours.output);
 

@@ -43,7 +43,7 @@ constexpr bool kAsan = false;
                     "build (bazel test --config=asan)";                    \
   }
 
-constexpr char kSuite[] = "testing/sanitizer_suite";
+constexpr char kSuite[] = "testing/testdata/sanitizer_suite";
 
 internal::ProcessResult RunSuite(std::vector<std::string> args,
                                  std::vector<std::string> env = {}) {

@@ -35,16 +35,11 @@ class ThisTest {
   static void SkipHeapCheck();
   // Sets this test's time limit, counted from its start, in place of
   // --taskleak_test_timeout; takes effect at once. Past it, the test is
-  // named with a dump of every thread and the process ends with status 1
-  // (testing/internal/watchdog.h). Zero or absl::InfiniteDuration(): no
-  // limit. Needs taskleak's listener.
+  // named with a dump of every thread, the XML report is written with it
+  // failed, and the process ends with status 1 (testing/gtest_listener.h,
+  // "Hung tests and signals"). Zero or absl::InfiniteDuration(): no limit.
+  // Needs taskleak's listener; outside a test it is ignored with a warning.
   static void SetTimeout(absl::Duration timeout);
-
-  // Used by the listener: this test's options, given the suite-wide ones.
-  // Returns false if the check is skipped.
-  static bool Apply(LeakCheckOptions* options);
-  // Used by the listener when a test starts.
-  static void Reset();
 };
 
 }  // namespace taskleak

@@ -74,9 +74,9 @@ class TsanNeutralTest : public ::testing::TestWithParam<Case> {
 TEST_P(TsanNeutralTest, FindsWhatGoogleTestsMainFinds) {
   const Case& c = GetParam();
   const internal::ProcessResult plain =
-      Run("testing/hidden_race_suite_plain", c.filter);
+      Run("testing/testdata/hidden_race_suite_plain", c.filter);
   const internal::ProcessResult ours =
-      Run("testing/hidden_race_suite", c.filter, c.timeline);
+      Run("testing/testdata/hidden_race_suite", c.filter, c.timeline);
   if (c.failing == nullptr) {
     EXPECT_THAT(plain.output, Not(HasSubstr("ThreadSanitizer")))
         << plain.output;

@@ -91,6 +91,110 @@ std::string ValidXml(absl::string_view text) {
   return out;
 }
 
+// What a <testsuite> or <testsuites> element counts.
+struct Counts {
+  int tests = 0;
+  int failures = 0;
+  int disabled = 0;
+  int skipped = 0;
+  ::testing::TimeInMillis ms = 0;
+};
+
+// `<testcase name=... file=... line=...` (unclosed).
+std::string TestCaseHead(const ::testing::TestInfo& test) {
+  std::string head = absl::StrCat("    <testcase", Attr("name", test.name()));
+  if (test.value_param() != nullptr) {
+    absl::StrAppend(&head, Attr("value_param", test.value_param()));
+  }
+  if (test.type_param() != nullptr) {
+    absl::StrAppend(&head, Attr("type_param", test.type_param()));
+  }
+  absl::StrAppend(&head, Attr("file", test.file()),
+                  Attr("line", absl::StrCat(test.line())));
+  return head;
+}
+
+// One <testcase>: interrupted (failed), finished, disabled or not run.
+// Adds it to `counts`.
+std::string TestCaseXml(
+    const ::testing::TestSuite& suite, const ::testing::TestInfo& test,
+    const absl::flat_hash_set<const ::testing::TestInfo*>& finished,
+    const InterruptedTest& interrupted, Counts* counts) {
+  const ::testing::TestResult& result = *test.result();
+  const std::string head = TestCaseHead(test);
+  std::string out;
+  if (&test == interrupted.test) {
+    ++counts->failures;
+    counts->ms += absl::ToInt64Milliseconds(interrupted.elapsed);
+    absl::StrAppend(&out, head, Attr("status", "run"),
+                    Attr("result", "completed"),
+                    Attr("time", Seconds(interrupted.elapsed)),
+                    Attr("timestamp", Timestamp(result.start_timestamp())),
+                    Attr("classname", suite.name()), ">\n", PartResults(result),
+                    "      <failure", Attr("message", interrupted.message),
+                    Attr("type", ""), ">", Cdata(interrupted.details),
+                    "</failure>\n    </testcase>\n");
+  } else if (finished.contains(&test)) {
+    if (result.Failed()) ++counts->failures;
+    if (result.Skipped()) ++counts->skipped;
+    counts->ms += result.elapsed_time();
+    const std::string parts = PartResults(result);
+    absl::StrAppend(&out, head, Attr("status", "run"),
+                    Attr("result", result.Skipped() ? "skipped" : "completed"),
+                    Attr("time", Seconds(result.elapsed_time())),
+                    Attr("timestamp", Timestamp(result.start_timestamp())),
+                    Attr("classname", suite.name()));
+    if (parts.empty()) {
+      absl::StrAppend(&out, " />\n");
+    } else {
+      absl::StrAppend(&out, ">\n", parts, "    </testcase>\n");
+    }
+  } else if (!test.should_run()) {
+    ++counts->disabled;
+    absl::StrAppend(&out, head, Attr("status", "notrun"),
+                    Attr("result", "suppressed"), Attr("time", "0"),
+                    Attr("classname", suite.name()), " />\n");
+  } else {
+    ++counts->skipped;
+    absl::StrAppend(&out, head, Attr("status", "notrun"),
+                    Attr("result", "suppressed"), Attr("time", "0"),
+                    Attr("classname", suite.name()), ">\n", "      <skipped",
+                    Attr("message", interrupted.not_run_note),
+                    " />\n    </testcase>\n");
+  }
+  return out;
+}
+
+// One <testsuite> with its reportable tests, or "" if it has none. Adds
+// its counts to `all`.
+std::string TestSuiteXml(
+    const ::testing::TestSuite& suite,
+    const absl::flat_hash_set<const ::testing::TestInfo*>& finished,
+    const InterruptedTest& interrupted, Counts* all) {
+  std::string cases;
+  Counts counts;
+  for (int j = 0; j < suite.total_test_count(); ++j) {
+    const ::testing::TestInfo& test = *suite.GetTestInfo(j);
+    if (!test.is_reportable()) continue;
+    ++counts.tests;
+    absl::StrAppend(&cases,
+                    TestCaseXml(suite, test, finished, interrupted, &counts));
+  }
+  if (counts.tests == 0) return "";
+  all->tests += counts.tests;
+  all->failures += counts.failures;
+  all->disabled += counts.disabled;
+  all->skipped += counts.skipped;
+  return absl::StrCat("  <testsuite", Attr("name", suite.name()),
+                      Attr("tests", absl::StrCat(counts.tests)),
+                      Attr("failures", absl::StrCat(counts.failures)),
+                      Attr("disabled", absl::StrCat(counts.disabled)),
+                      Attr("skipped", absl::StrCat(counts.skipped)),
+                      Attr("errors", "0"), Attr("time", Seconds(counts.ms)),
+                      Attr("timestamp", Timestamp(suite.start_timestamp())),
+                      ">\n", cases, "  </testsuite>\n");
+}
+
 }  // namespace
 
 std::string XmlEscape(absl::string_view text, bool attribute) {
@@ -150,89 +254,17 @@ std::string JunitXml(
     const absl::flat_hash_set<const ::testing::TestInfo*>& finished,
     const InterruptedTest& interrupted, absl::Time now) {
   std::string suites;
-  int all_tests = 0, all_failures = 0, all_disabled = 0, all_skipped = 0;
+  Counts all;
   for (int i = 0; i < unit_test.total_test_suite_count(); ++i) {
-    const ::testing::TestSuite& suite = *unit_test.GetTestSuite(i);
-    std::string cases;
-    int tests = 0, failures = 0, disabled = 0, skipped = 0;
-    ::testing::TimeInMillis suite_ms = 0;
-    for (int j = 0; j < suite.total_test_count(); ++j) {
-      const ::testing::TestInfo& test = *suite.GetTestInfo(j);
-      if (!test.is_reportable()) continue;
-      ++tests;
-      const ::testing::TestResult& result = *test.result();
-      std::string head =
-          absl::StrCat("    <testcase", Attr("name", test.name()));
-      if (test.value_param() != nullptr) {
-        absl::StrAppend(&head, Attr("value_param", test.value_param()));
-      }
-      if (test.type_param() != nullptr) {
-        absl::StrAppend(&head, Attr("type_param", test.type_param()));
-      }
-      absl::StrAppend(&head, Attr("file", test.file()),
-                      Attr("line", absl::StrCat(test.line())));
-      if (&test == interrupted.test) {
-        ++failures;
-        suite_ms += absl::ToInt64Milliseconds(interrupted.elapsed);
-        absl::StrAppend(
-            &cases, head, Attr("status", "run"), Attr("result", "completed"),
-            Attr("time", Seconds(interrupted.elapsed)),
-            Attr("timestamp", Timestamp(result.start_timestamp())),
-            Attr("classname", suite.name()), ">\n", PartResults(result),
-            "      <failure", Attr("message", interrupted.message),
-            Attr("type", ""), ">", Cdata(interrupted.details),
-            "</failure>\n    </testcase>\n");
-      } else if (finished.contains(&test)) {
-        if (result.Failed()) ++failures;
-        if (result.Skipped()) ++skipped;
-        suite_ms += result.elapsed_time();
-        const std::string parts = PartResults(result);
-        absl::StrAppend(
-            &cases, head, Attr("status", "run"),
-            Attr("result", result.Skipped() ? "skipped" : "completed"),
-            Attr("time", Seconds(result.elapsed_time())),
-            Attr("timestamp", Timestamp(result.start_timestamp())),
-            Attr("classname", suite.name()));
-        if (parts.empty()) {
-          absl::StrAppend(&cases, " />\n");
-        } else {
-          absl::StrAppend(&cases, ">\n", parts, "    </testcase>\n");
-        }
-      } else if (!test.should_run()) {
-        ++disabled;
-        absl::StrAppend(&cases, head, Attr("status", "notrun"),
-                        Attr("result", "suppressed"), Attr("time", "0"),
-                        Attr("classname", suite.name()), " />\n");
-      } else {
-        ++skipped;
-        absl::StrAppend(&cases, head, Attr("status", "notrun"),
-                        Attr("result", "suppressed"), Attr("time", "0"),
-                        Attr("classname", suite.name()), ">\n",
-                        "      <skipped",
-                        Attr("message", interrupted.not_run_note),
-                        " />\n    </testcase>\n");
-      }
-    }
-    if (tests == 0) continue;
-    all_tests += tests;
-    all_failures += failures;
-    all_disabled += disabled;
-    all_skipped += skipped;
-    absl::StrAppend(&suites, "  <testsuite", Attr("name", suite.name()),
-                    Attr("tests", absl::StrCat(tests)),
-                    Attr("failures", absl::StrCat(failures)),
-                    Attr("disabled", absl::StrCat(disabled)),
-                    Attr("skipped", absl::StrCat(skipped)), Attr("errors", "0"),
-                    Attr("time", Seconds(suite_ms)),
-                    Attr("timestamp", Timestamp(suite.start_timestamp())),
-                    ">\n", cases, "  </testsuite>\n");
+    absl::StrAppend(&suites, TestSuiteXml(*unit_test.GetTestSuite(i), finished,
+                                          interrupted, &all));
   }
   return absl::StrCat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites",
-      Attr("tests", absl::StrCat(all_tests)),
-      Attr("failures", absl::StrCat(all_failures)),
-      Attr("disabled", absl::StrCat(all_disabled)),
-      Attr("skipped", absl::StrCat(all_skipped)), Attr("errors", "0"),
+      Attr("tests", absl::StrCat(all.tests)),
+      Attr("failures", absl::StrCat(all.failures)),
+      Attr("disabled", absl::StrCat(all.disabled)),
+      Attr("skipped", absl::StrCat(all.skipped)), Attr("errors", "0"),
       Attr("time",
            Seconds(now - absl::FromUnixMillis(unit_test.start_timestamp()))),
       Attr("timestamp", Timestamp(unit_test.start_timestamp())),

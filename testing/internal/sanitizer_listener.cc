@@ -14,21 +14,20 @@
 #include "taskleak/sanitizers/heap_leaks.h"
 #include "taskleak/sanitizers/race_reports.h"
 #include "taskleak/testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/test_state.h"
 
 namespace taskleak {
 namespace internal {
 namespace {
 
-// Touched only by the thread that runs the tests (GoogleTest delivers the
-// listener's events on it, and tests call SkipHeapCheckForCurrentTest from
-// it).
 #ifdef ABSL_HAVE_THREAD_SANITIZER
 constexpr bool kThreadSanitizer = true;
 #else
 constexpr bool kThreadSanitizer = false;
 #endif
 
-bool skip_heap_check = false;
+// Touched only by the thread that runs the tests (GoogleTest delivers the
+// listener's events on it).
 bool failures_outside_tests = false;
 
 // Drops GoogleTest's own frames (the test runner below the test body):
@@ -60,9 +59,10 @@ std::string TestName(const ::testing::TestInfo& test) {
 
 class SanitizerListener : public ::testing::EmptyTestEventListener {
  public:
-  SanitizerListener(const GoogleTestLeakOptions& options, bool races, bool heap)
-      : warn_(options.mode == GoogleTestLeakOptions::Mode::kWarn),
-        max_frames_(options.check.dump.max_frames),
+  SanitizerListener(const SanitizerListenerOptions& options, bool races,
+                    bool heap)
+      : warn_(options.warn),
+        max_frames_(options.max_frames),
         races_(races),
         heap_(heap) {}
 
@@ -83,7 +83,6 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
 
   void OnTestStart(const ::testing::TestInfo& test) override {
     HiddenFromTsan hidden;
-    skip_heap_check = false;
     if (heap_ && suite_setup_checked_ != test.test_suite_name()) {
       // The suite's first test: what leaked since the last check leaked in
       // SetUpTestSuite (the previous suite's teardown was checked at its
@@ -132,7 +131,7 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
     previous_ = name;
     std::vector<std::string> failures;
     CollectRaces(name, &failures);
-    if (heap_ && !skip_heap_check) {
+    if (heap_ && !CurrentTestState().skip_heap_check) {
       CollectHeapLeaks(name, &failures);
     } else if (heap_) {
       absl::StatusOr<HeapLeakReport> report = FindNewHeapLeaks();
@@ -142,7 +141,6 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
                 name.c_str(), report->Summary().c_str());
       }
     }
-    skip_heap_check = false;
     for (const std::string& failure : failures) {
       if (warn_) {
         fprintf(stderr, "taskleak: warning: %s", failure.c_str());
@@ -239,8 +237,8 @@ class SanitizerListener : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 std::unique_ptr<::testing::TestEventListener> MakeSanitizerListener(
-    const GoogleTestLeakOptions& options) {
-  if (options.mode == GoogleTestLeakOptions::Mode::kOff) return nullptr;
+    const SanitizerListenerOptions& options) {
+  if (options.off) return nullptr;
   if (kThreadSanitizer) {
     // TSan starts its background thread along with the program's first
     // thread. Start that now, so that it is not new to the first test that
@@ -266,8 +264,6 @@ std::unique_ptr<::testing::TestEventListener> MakeSanitizerListener(
   if (!races && !heap) return nullptr;
   return std::make_unique<SanitizerListener>(options, races, heap);
 }
-
-void SkipHeapCheckForCurrentTest() { skip_heap_check = true; }
 
 bool SanitizerFailuresOutsideTests() { return failures_outside_tests; }
 

@@ -13,24 +13,32 @@
 #include <memory>
 
 #include "gtest/gtest.h"
-#include "taskleak/testing/flags.h"
 
 namespace taskleak {
 namespace internal {
+
+struct SanitizerListenerOptions {
+  // Nothing is checked (--taskleak_mode=off).
+  bool off = false;
+  // Reports are printed as warnings instead of failing tests.
+  bool warn = false;
+  // Frames shown per stack.
+  int max_frames = 32;
+  // What was asked for; a check this build cannot do is warned about once.
+  bool check_races = false;
+  bool check_heap = false;
+};
 
 // The listener for `options`, or null if it would check nothing (mode off,
 // or neither races nor heap asked for). Prints one warning line for each
 // check asked for that this build cannot do. Append it after GoogleTest's
 // printer and before the thread-leak listener: its OnTestEnd then runs
 // after the thread check's grace period, so reports from threads that were
-// still ending are charged to the test too.
+// still ending are charged to the test too. A test whose TestState says
+// skip_heap_check (testing/internal/test_state.h) has what it leaks on the
+// heap absorbed, never blamed on it nor on a later test, and noted.
 std::unique_ptr<::testing::TestEventListener> MakeSanitizerListener(
-    const GoogleTestLeakOptions& options);
-
-// Skips the heap check of the test now running: what it leaks is absorbed
-// (never blamed on it, nor on a later test) and mentioned in a note. Call
-// from the test's own thread.
-void SkipHeapCheckForCurrentTest();
+    const SanitizerListenerOptions& options);
 
 // Whether a sanitizer report was made outside any test and not reported as
 // a test failure (warn mode excepted). Call after RUN_ALL_TESTS.

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -132,19 +134,21 @@ std::string Describe(int signo) {
                            : absl::StrCat("signal ", signo);
 }
 
-// Runs in the forked copy of the process (see runtime/signal_dump.h).
-void Report(const EmergencyEvent& event, const ProcessDump& dump) {
-  const Watchdog& w = W();
-  const CurrentTest& c = w.current;
-  const bool timeout = event.signo == 0;
-  const bool dying = timeout || event.signo == SIGTERM;
-  // The parent ends without flushing stdout: its pending output (the
-  // test's, GoogleTest's) goes out from this copy, exactly once.
-  if (dying) fflush_unlocked(stdout);
+// One signal or timeout, as the report's steps below see it.
+struct Incident {
+  const EmergencyEvent& event;
+  const ProcessDump& dump;
+  bool timeout;  // the test's time limit, not a signal
+  absl::Duration elapsed;
+  std::string what;  // "Suite.Test timed out: ..." or "SIGTERM while ..."
+  std::string text;  // what is printed: `what`, every thread and task
+  std::string name;  // the running test, or "between-tests"
+};
 
-  const absl::Duration elapsed =
-      c.test == nullptr ? absl::ZeroDuration()
-                        : absl::Nanoseconds(event.monotonic_ns - c.start_ns);
+std::string WhatHappened(const EmergencyEvent& event, bool timeout,
+                         absl::Duration elapsed) {
+  const CurrentTest& c = W().current;
+  const bool dying = timeout || event.signo == SIGTERM;
   std::string what;
   if (timeout) {
     what = absl::StrCat(c.name, " timed out: still running after ",
@@ -164,121 +168,171 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
       absl::StrAppend(&what, "; the tests go on");
     }
   }
+  return what;
+}
+
+std::string DumpText(const Incident& in) {
   DumpOptions format;
-  format.max_frames = w.options.max_frames;
-  std::string text = absl::StrCat(
-      "taskleak: ", what,
+  format.max_frames = W().options.max_frames;
+  const ProcessDump& dump = in.dump;
+  return absl::StrCat(
+      "taskleak: ", in.what,
       ". Every thread, where it is and where it was created:\n\n",
-      absl::StrFormat(
-          "taskleak dump of pid %d at %s: %d threads, %d live "
-          "tasks\n\n",
-          event.pid,
-          absl::FormatTime(absl::RFC3339_full, event.time, absl::UTCTimeZone()),
-          dump.threads.size(), dump.tasks.size()),
+      absl::StrFormat("taskleak dump of pid %d at %s: %d threads, %d live "
+                      "tasks\n\n",
+                      in.event.pid,
+                      absl::FormatTime(absl::RFC3339_full, in.event.time,
+                                       absl::UTCTimeZone()),
+                      dump.threads.size(), dump.tasks.size()),
       FormatThreadsText(dump.threads, format, dump.taken_at),
-      event.threads_left_out == 0
+      in.event.threads_left_out == 0
           ? std::string()
-          : absl::StrCat("... and ", event.threads_left_out,
+          : absl::StrCat("... and ", in.event.threads_left_out,
                          " more threads, not captured\n\n"),
       FormatTasksText(dump.tasks, format, dump.taken_at));
-  WriteAll(STDERR_FILENO, text);
+}
+
+// "taskleak-hang-NAME" or "taskleak-sigterm-NAME".
+std::string ReportBaseName(const Incident& in) {
+  return absl::StrCat("taskleak-", in.timeout ? "hang" : "sigterm", "-",
+                      SafeFileName(in.name));
+}
+
+// REPORT_DIR/BASE.txt and the pictures of the same threads (see
+// report_files.h), written with write(2) like the text. Returns the
+// trailer's line.
+std::string WriteIncidentFiles(const Incident& in) {
+  const std::string base =
+      absl::StrCat(W().options.report_dir, "/", ReportBaseName(in));
+  const std::string path = base + ".txt";
+  std::string error = WriteFile(path, in.text);
+  ThreadProfileOptions profile;
+  profile.taken_at = in.dump.taken_at;
+  if (error.empty()) {
+    error = WriteFile(base + "-threads.pb.gz",
+                      ThreadProfile(in.dump.threads, profile));
+  }
+  FlameGraphOptions graph;
+  graph.title = absl::StrCat(in.dump.threads.size(), " threads when ", in.what);
+  if (error.empty()) {
+    error = WriteFile(base + "-threads.svg",
+                      ThreadFlameGraph(in.dump.threads, graph));
+  }
+  std::string trailer = absl::StrCat(
+      "taskleak: ", error.empty() ? absl::StrCat("report: ", path) : error,
+      "\n");
+  // The program's end, which writes the timeline otherwise, never comes.
+  if (TimelineStarted()) {
+    const std::string timeline =
+        absl::StrCat(W().options.report_dir, "/taskleak-timeline.json");
+    const std::string failed = WriteFile(timeline, TimelineJsonAtDump(in.dump));
+    absl::StrAppend(
+        &trailer, "taskleak: ",
+        failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
+  }
+  return trailer;
+}
+
+// The process ends here: the program's end will not write the CI findings;
+// this copy has them all, and adds the hang. Returns what went wrong, if
+// anything.
+std::string WriteIncidentFindings(const Incident& in) {
+  const WatchdogOptions& options = W().options;
+  Finding hang;
+  hang.kind = Finding::Kind::kHang;
+  hang.test = in.name;
+  hang.message = in.what;
+  if (!options.report_dir.empty()) {
+    hang.report_file = ReportBaseName(in) + ".txt";
+  }
+  for (const ThreadDump& t : in.dump.threads) {
+    if (t.info.id.tid == in.event.tid) LocateAtUserFrame(t.stack, &hang);
+  }
+  RecordFinding(std::move(hang));
+  return WriteCiFindings(RecordedFindings(), options.github_annotations,
+                         options.report_dir);
+}
+
+// Tests of this iteration that were to run and never will.
+int TestsNotRun() {
+  const Watchdog& w = W();
+  const ::testing::UnitTest& unit_test = *::testing::UnitTest::GetInstance();
+  int not_run = 0;
+  for (int i = 0; i < unit_test.total_test_suite_count(); ++i) {
+    const ::testing::TestSuite& suite = *unit_test.GetTestSuite(i);
+    for (int j = 0; j < suite.total_test_count(); ++j) {
+      const ::testing::TestInfo* test = suite.GetTestInfo(j);
+      if (test->should_run() && test != w.current.test &&
+          !w.finished.contains(test)) {
+        ++not_run;
+      }
+    }
+  }
+  return not_run;
+}
+
+// The XML report GoogleTest was asked for, with the running test failed.
+// Returns the trailer's line.
+std::string WriteIncidentXml(const Incident& in) {
+  const Watchdog& w = W();
+  const CurrentTest& c = w.current;
+  InterruptedTest interrupted;
+  interrupted.test = c.test;
+  interrupted.elapsed = in.elapsed;
+  interrupted.message =
+      in.timeout ? absl::StrCat("taskleak: ", in.what)
+                 : absl::StrCat("taskleak: ended by ", Describe(in.event.signo),
+                                " after ", Format(in.elapsed),
+                                c.checking ? ", in its leak check" : "",
+                                " (the test runner's time limit?)");
+  interrupted.details = in.text;
+  interrupted.not_run_note =
+      absl::StrCat("not run: the process was ended ",
+                   in.timeout ? absl::StrCat("when ", in.name, " timed out")
+                              : absl::StrCat("by ", Describe(in.event.signo)));
+  const int not_run = TestsNotRun();
+  const std::string error =
+      WriteFile(w.xml_path, JunitXml(*::testing::UnitTest::GetInstance(),
+                                     w.finished, interrupted, absl::Now()));
+  return absl::StrCat(
+      "taskleak: ",
+      error.empty()
+          ? absl::StrCat(
+                "wrote the XML report ", w.xml_path,
+                c.test == nullptr ? "" : absl::StrCat(": ", c.name, " failed"),
+                ", ", not_run, " tests not run")
+          : error,
+      "\n");
+}
+
+// Runs in the forked copy of the process (see runtime/signal_dump.h).
+void Report(const EmergencyEvent& event, const ProcessDump& dump) {
+  const Watchdog& w = W();
+  const CurrentTest& c = w.current;
+  const bool timeout = event.signo == 0;
+  const bool dying = timeout || event.signo == SIGTERM;
+  // The parent ends without flushing stdout: its pending output (the
+  // test's, GoogleTest's) goes out from this copy, exactly once.
+  if (dying) fflush_unlocked(stdout);
+
+  const absl::Duration elapsed =
+      c.test == nullptr ? absl::ZeroDuration()
+                        : absl::Nanoseconds(event.monotonic_ns - c.start_ns);
+  Incident in{event,
+              dump,
+              timeout,
+              elapsed,
+              WhatHappened(event, timeout, elapsed),
+              "",
+              c.test == nullptr ? std::string("between-tests") : c.name};
+  in.text = DumpText(in);
+  WriteAll(STDERR_FILENO, in.text);
   if (!dying) return;
 
   std::string trailer;
-  const std::string name =
-      c.test == nullptr ? std::string("between-tests") : c.name;
-  if (!w.options.report_dir.empty()) {
-    const std::string base =
-        absl::StrCat(w.options.report_dir, "/taskleak-",
-                     timeout ? "hang" : "sigterm", "-", SafeFileName(name));
-    const std::string path = base + ".txt";
-    std::string error = WriteFile(path, text);
-    // The pictures of the same threads (see report_files.h); written here
-    // with write(2), like the text.
-    ThreadProfileOptions profile;
-    profile.taken_at = dump.taken_at;
-    if (error.empty()) {
-      error = WriteFile(base + "-threads.pb.gz",
-                        ThreadProfile(dump.threads, profile));
-    }
-    FlameGraphOptions graph;
-    graph.title = absl::StrCat(dump.threads.size(), " threads when ", what);
-    if (error.empty()) {
-      error = WriteFile(base + "-threads.svg",
-                        ThreadFlameGraph(dump.threads, graph));
-    }
-    absl::StrAppend(&trailer, "taskleak: ",
-                    error.empty() ? absl::StrCat("report: ", path) : error,
-                    "\n");
-    // The program's end, which writes the timeline otherwise, never comes.
-    if (TimelineStarted()) {
-      const std::string timeline =
-          absl::StrCat(w.options.report_dir, "/taskleak-timeline.json");
-      const std::string failed = WriteFile(timeline, TimelineJsonAtDump(dump));
-      absl::StrAppend(
-          &trailer, "taskleak: ",
-          failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
-    }
-  }
-  {
-    // The process ends here: the program's end will not write the CI
-    // findings; this copy has them all, and adds the hang.
-    Finding hang;
-    hang.kind = Finding::Kind::kHang;
-    hang.test = name;
-    hang.message = what;
-    if (!w.options.report_dir.empty()) {
-      hang.report_file = absl::StrCat("taskleak-", timeout ? "hang" : "sigterm",
-                                      "-", SafeFileName(name), ".txt");
-    }
-    for (const ThreadDump& t : dump.threads) {
-      if (t.info.id.tid == event.tid) LocateAtUserFrame(t.stack, &hang);
-    }
-    RecordFinding(std::move(hang));
-    absl::StrAppend(&trailer, WriteCiFindings(RecordedFindings(),
-                                              w.options.github_annotations,
-                                              w.options.report_dir));
-  }
-  if (!w.xml_path.empty()) {
-    const ::testing::UnitTest& unit_test = *::testing::UnitTest::GetInstance();
-    InterruptedTest interrupted;
-    interrupted.test = c.test;
-    interrupted.elapsed = elapsed;
-    interrupted.message =
-        timeout ? absl::StrCat("taskleak: ", what)
-                : absl::StrCat("taskleak: ended by ", Describe(event.signo),
-                               " after ", Format(elapsed),
-                               c.checking ? ", in its leak check" : "",
-                               " (the test runner's time limit?)");
-    interrupted.details = text;
-    interrupted.not_run_note =
-        absl::StrCat("not run: the process was ended ",
-                     timeout ? absl::StrCat("when ", name, " timed out")
-                             : absl::StrCat("by ", Describe(event.signo)));
-    int not_run = 0;
-    for (int i = 0; i < unit_test.total_test_suite_count(); ++i) {
-      const ::testing::TestSuite& suite = *unit_test.GetTestSuite(i);
-      for (int j = 0; j < suite.total_test_count(); ++j) {
-        const ::testing::TestInfo* test = suite.GetTestInfo(j);
-        if (test->should_run() && test != c.test &&
-            !w.finished.contains(test)) {
-          ++not_run;
-        }
-      }
-    }
-    const std::string error = WriteFile(
-        w.xml_path, JunitXml(unit_test, w.finished, interrupted, absl::Now()));
-    absl::StrAppend(
-        &trailer, "taskleak: ",
-        error.empty()
-            ? absl::StrCat("wrote the XML report ", w.xml_path,
-                           c.test == nullptr
-                               ? ""
-                               : absl::StrCat(": ", c.name, " failed"),
-                           ", ", not_run, " tests not run")
-            : error,
-        "\n");
-  }
+  if (!w.options.report_dir.empty()) trailer += WriteIncidentFiles(in);
+  trailer += WriteIncidentFindings(in);
+  if (!w.xml_path.empty()) trailer += WriteIncidentXml(in);
   if (timeout) {
     absl::StrAppend(&trailer,
                     "taskleak: ending the process with exit status 1, "
@@ -348,7 +402,21 @@ void Arm() {
   }
 }
 
+class WatchdogListener : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestStart(const ::testing::TestInfo& test) override {
+    WatchdogTestStarted(test);
+  }
+  void OnTestEnd(const ::testing::TestInfo& test) override {
+    WatchdogTestEnded(test);
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<::testing::TestEventListener> MakeWatchdogListener() {
+  return std::make_unique<WatchdogListener>();
+}
 
 absl::Status InstallWatchdog(const WatchdogOptions& options) {
   internal::HiddenFromTsan hidden;

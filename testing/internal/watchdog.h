@@ -1,19 +1,6 @@
-// Hung tests, SIGTERM and SIGQUIT for the GoogleTest integration.
-//
-// A test that runs past its timeout (--taskleak_test_timeout, or
-// ThisTest::SetTimeout inside the test) is named, with how long it ran and a
-// dump of every thread (where it is, where it was created); the same goes to
-// REPORT_DIR/taskleak-hang-SUITE.TEST.txt; the XML report GoogleTest was
-// asked for (--gtest_output=xml, XML_OUTPUT_FILE) is written with that test
-// failed and the tests after it not run; then the process ends with
-// _exit(1): GoogleTest's failure status, without static destructors, which
-// hung threads could block forever.
-//
-// On SIGTERM (how `bazel test` ends a test past its time limit) the same
-// dump names the running test, the XML is written, and the process dies by
-// SIGTERM. On SIGQUIT (kill -QUIT) the dump is printed and the tests go on.
-// A handler the program installed on either signal is left in place (said
-// once on stderr).
+// Hung tests, SIGTERM and SIGQUIT for the GoogleTest integration: what
+// users see is the contract in testing/gtest_listener.h ("Hung tests and
+// signals"); this is how it is done.
 //
 // Design: no thread of ours exists while tests run, so GoogleTest's warning
 // for death tests in a threaded process is never caused by us, and the
@@ -24,19 +11,17 @@
 // process symbolizes and writes the report in ordinary code (see
 // runtime/signal_dump.h, which also says what happens when that
 // copy cannot finish: raw addresses and a minimal XML, within 5 seconds).
-// Limits: a test thread that blocks all signals is never interrupted.
 // Under ThreadSanitizer, which runs a signal handler at once only on a
 // thread inside one of its blocking interceptors, the timeout is kept by a
 // thread of ours ("taskleak-timer") that dumps from ordinary code; threads
 // blocked elsewhere (read(), pthread_mutex_lock, uninstrumented code) are
 // listed without a stack, and there are no SIGTERM/SIGQUIT dumps: with a
 // handler of ours SIGTERM might no longer end a hung process.
-// Test suite set-up and tear-down and global environments are not timed.
-// A death-test child that hangs is left running when the parent ends.
 
 #ifndef TASKLEAK_TESTING_INTERNAL_WATCHDOG_H_
 #define TASKLEAK_TESTING_INTERNAL_WATCHDOG_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -66,7 +51,12 @@ struct WatchdogOptions {
 // watchdog is then off. Call once, from main, before tests run.
 absl::Status InstallWatchdog(const WatchdogOptions& options);
 
-// Called by the listener on the thread that runs the tests. Between
+// The listener that times each test: WatchdogTestStarted at its start,
+// WatchdogTestEnded at its end. Append it before the leak listener, whose
+// check then runs between the two.
+std::unique_ptr<::testing::TestEventListener> MakeWatchdogListener();
+
+// Called on the thread that runs the tests. Between
 // WatchdogLeakCheckStarted and WatchdogTestEnded the test's leak check is
 // waiting (no time limit applies): a signal then names the test and what
 // its check waits for, reported by WatchdogLeakCheckWaiting.

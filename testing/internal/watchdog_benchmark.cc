@@ -39,7 +39,7 @@ BENCHMARK(BM_TestStartAndEnd);
 // One quick test in a fresh process: dumps prepared (1) or not (0).
 void BM_SuiteRun(benchmark::State& state) {
   const std::vector<std::string> argv = {
-      "testing/hang_suite", "--gtest_filter=HangTest.Finishes",
+      "testing/testdata/hang_suite", "--gtest_filter=HangTest.Finishes",
       state.range(0) ? "--taskleak_dump_on_signal=true"
                      : "--taskleak_dump_on_signal=false"};
   for (auto _ : state) {

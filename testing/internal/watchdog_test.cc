@@ -18,7 +18,6 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "taskleak/testing/flags.h"
 #include "taskleak/testing/internal/junit_xml.h"
 #include "taskleak/testing/testutil/subprocess.h"
 #include "taskleak/testing/testutil/test_files.h"
@@ -46,7 +45,7 @@ struct SuiteRun {
 
 SuiteRun RunSuite(std::vector<std::string> args,
                   std::vector<std::string> env = {}) {
-  args.insert(args.begin(), "testing/hang_suite");
+  args.insert(args.begin(), "testing/testdata/hang_suite");
   const absl::Time start = absl::Now();
   absl::StatusOr<internal::ProcessResult> result =
       internal::RunProcess(args, env, absl::Seconds(60));
@@ -419,46 +418,6 @@ TEST(WatchdogTest, BadTimeoutStopsBeforeAnyTest) {
               AllOf(HasSubstr("--taskleak_test_timeout=soon: expected a "
                               "duration"),
                     Not(HasSubstr("[ RUN"))));
-}
-
-absl::StatusOr<GoogleTestLeakOptions> Parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "prog");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int argc = static_cast<int>(args.size());
-  return ParseTaskleakFlags(&argc, argv.data());
-}
-
-TEST(WatchdogFlagsTest, TimeoutAndSignalDumps) {
-  unsetenv("TASKLEAK_TEST_TIMEOUT");
-  unsetenv("TASKLEAK_DUMP_ON_SIGNAL");
-  absl::StatusOr<GoogleTestLeakOptions> o = Parse({});
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->test_timeout, absl::ZeroDuration());
-  EXPECT_TRUE(o->dump_on_signal);
-
-  o = Parse({"--taskleak_test_timeout=90s", "--taskleak_dump_on_signal=false"});
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->test_timeout, absl::Seconds(90));
-  EXPECT_FALSE(o->dump_on_signal);
-
-  for (const char* none : {"0", "off", "inf"}) {
-    o = Parse({absl::StrCat("--taskleak_test_timeout=", none)});
-    ASSERT_TRUE(o.ok()) << none << ": " << o.status();
-    EXPECT_EQ(o->test_timeout, absl::ZeroDuration()) << none;
-  }
-  for (const char* bad : {"-1s", "3", "soon"}) {
-    o = Parse({absl::StrCat("--taskleak_test_timeout=", bad)});
-    EXPECT_FALSE(o.ok()) << bad;
-  }
-  EXPECT_FALSE(Parse({"--taskleak_dump_on_signal=maybe"}).ok());
-
-  setenv("TASKLEAK_TEST_TIMEOUT", "2m", 1);
-  o = Parse({});
-  unsetenv("TASKLEAK_TEST_TIMEOUT");
-  ASSERT_TRUE(o.ok()) << o.status();
-  EXPECT_EQ(o->test_timeout, absl::Minutes(2));
 }
 
 TEST(JunitXmlTest, EscapesWhatXmlCannotHold) {

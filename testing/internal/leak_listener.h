@@ -1,0 +1,86 @@
+// The thread, task and descriptor half of the GoogleTest integration: a
+// snapshot at each test's start, a check at its end (leakcheck/), the
+// failure charged to the test, report files and, at the program's end, the
+// CI findings and summaries. It also draws the timeline's test scopes.
+// InstallGoogleTestListener composes it with the other listeners.
+
+#ifndef TASKLEAK_TESTING_INTERNAL_LEAK_LISTENER_H_
+#define TASKLEAK_TESTING_INTERNAL_LEAK_LISTENER_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "taskleak/leakcheck/leak_checker.h"
+
+namespace taskleak {
+namespace internal {
+
+struct LeakListenerOptions {
+  // Nothing is checked (--taskleak_mode=off); the timeline still runs.
+  bool off = false;
+  // A leak is printed as a warning instead of failing its test.
+  bool warn = false;
+  // Grace, tolerance, ignore rules; on_wait is called while the check waits.
+  LeakCheckOptions check;
+  // Called when a test's body has ended, before its check waits.
+  void (*on_check_start)() = nullptr;
+  // Where report files go; empty: none.
+  std::string report_dir;
+  bool github_annotations = false;
+  // Per-test scopes in the timeline, written at the end
+  // (report_dir/taskleak-timeline.json).
+  bool timeline = false;
+};
+
+class LeakCheckListener : public ::testing::EmptyTestEventListener {
+ public:
+  explicit LeakCheckListener(LeakListenerOptions options);
+
+  void OnTestIterationStart(const ::testing::UnitTest& unit_test,
+                            int iteration) override;
+  void OnTestSuiteStart(const ::testing::TestSuite& suite) override;
+  void OnTestStart(const ::testing::TestInfo& test) override;
+  void OnTestEnd(const ::testing::TestInfo& test) override;
+  void OnTestSuiteEnd(const ::testing::TestSuite& suite) override;
+  void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override;
+
+ private:
+  void CheckForLeaks(const ::testing::TestInfo& test);
+  // Threads that SetUpTestSuite started, or TearDownTestSuite, and left.
+  void CheckSuiteForLeaks(const ::testing::TestSuite& suite);
+  // Whether suites are checked for threads of their own.
+  bool SuiteChecked() const;
+  // The suite checks' options: threads only.
+  LeakCheckOptions SuiteCheck() const;
+  // Fails the running test (or suite), at file:line.
+  void Report(const char* file, int line, const LeakReport& report);
+  // report_dir/taskleak-timeline.json (runtime/timeline.h).
+  void WriteTimeline() const;
+
+  LeakListenerOptions options_;
+  std::unique_ptr<LeakSnapshot> snapshot_;
+  // For the suite's own threads: at its start, at its last test's end, and
+  // those started before its first test (by SetUpTestSuite).
+  std::unique_ptr<LeakSnapshot> suite_start_;
+  std::unique_ptr<LeakSnapshot> last_test_end_;
+  std::vector<pid_t> suite_setup_threads_;
+  bool suite_first_test_ = false;
+  int iteration_ = 0;
+  // "Suite.Test: summary" for the summary files.
+  std::vector<std::pair<std::string, std::string>> leaks_;
+  // Set once /proc turned out unreadable, so the warning is printed once.
+  bool disabled_ = false;
+};
+
+// Whether any LeakCheckListener found a leak in this process.
+bool LeakListenerFoundLeaks();
+
+}  // namespace internal
+}  // namespace taskleak
+
+#endif  // TASKLEAK_TESTING_INTERNAL_LEAK_LISTENER_H_
