@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "taskleak/runtime/fd_list.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/own_fds.h"
 #include "taskleak/runtime/task_registry.h"
 #include "taskleak/runtime/thread_list.h"
 #include "taskleak/runtime/thread_origin.h"
@@ -217,13 +218,15 @@ class Checker {
   int undecided_ = 0;
 };
 
+// Descriptors opened since `before`, less those taskleak itself opened
+// meanwhile (the symbolizer's files, while judging a thread).
 absl::StatusOr<std::vector<int>> NewFds(
     const absl::flat_hash_set<int>& before) {
   absl::StatusOr<std::vector<int>> fds = ListFds();
   if (!fds.ok()) return fds.status();
   std::vector<int> fresh;
   for (int fd : *fds) {
-    if (!before.contains(fd)) fresh.push_back(fd);
+    if (!before.contains(fd) && !internal::IsOwnFd(fd)) fresh.push_back(fd);
   }
   return fresh;
 }
@@ -341,6 +344,9 @@ absl::StatusOr<LeakSnapshot> LeakSnapshot::Take(
   }
   if (options.check_tasks) snapshot.task_watermark_ = NextTaskId();
   if (options.check_fds) {
+    // What we keep open for good is then open before the test starts.
+    internal::OpenLongLivedDescriptors();
+    LiveThreadCount().IgnoreError();
     absl::StatusOr<std::vector<int>> fds = ListFds();
     if (!fds.ok()) return fds.status();
     snapshot.fds_.insert(fds->begin(), fds->end());

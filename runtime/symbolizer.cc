@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "taskleak/runtime/internal/libdw.h"
+#include "taskleak/runtime/internal/own_fds.h"
 
 namespace taskleak {
 namespace {
@@ -99,13 +100,35 @@ const std::string& ExecutablePath() {
   return *path;
 }
 
+// The descriptors libdw keeps for a module come from these callbacks; each
+// is registered as ours, so that the descriptor check never blames a test
+// for them (runtime/internal/own_fds.h).
+int FindElf(Dwfl_Module* mod, void** userdata, const char* modname,
+            Dwarf_Addr base, char** file_name, Elf** elfp) {
+  const int fd = internal::LoadLibDw()->dwfl_linux_proc_find_elf(
+      mod, userdata, modname, base, file_name, elfp);
+  internal::RegisterOwnFd(fd);
+  return fd;
+}
+
+int FindStandardDebuginfo(Dwfl_Module* mod, void** userdata,
+                          const char* modname, Dwarf_Addr base,
+                          const char* file_name, const char* debuglink_file,
+                          GElf_Word debuglink_crc, char** debuginfo_file_name) {
+  const int fd = internal::LoadLibDw()->dwfl_standard_find_debuginfo(
+      mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+      debuginfo_file_name);
+  internal::RegisterOwnFd(fd);
+  return fd;
+}
+
 // libdw's debug-file lookup without the network: by build ID under
 // /usr/lib/debug, then by .gnu_debuglink in the places gdb looks. libdw
 // rejects a file whose build ID does not match the module's.
-int FindLocalDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname,
-                       Dwarf_Addr base, const char* file_name,
-                       const char* debuglink_file, GElf_Word debuglink_crc,
-                       char** debuginfo_file_name) {
+int FindLocalDebuginfoFd(Dwfl_Module* mod, void** userdata, const char* modname,
+                         Dwarf_Addr base, const char* file_name,
+                         const char* debuglink_file, GElf_Word debuglink_crc,
+                         char** debuginfo_file_name) {
   const LibDw* lib = internal::LoadLibDw();
   int fd = lib->dwfl_build_id_find_debuginfo(
       mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
@@ -128,6 +151,17 @@ int FindLocalDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname,
   }
   errno = 0;  // "Nothing found" rather than an error.
   return -1;
+}
+
+int FindLocalDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname,
+                       Dwarf_Addr base, const char* file_name,
+                       const char* debuglink_file, GElf_Word debuglink_crc,
+                       char** debuginfo_file_name) {
+  const int fd =
+      FindLocalDebuginfoFd(mod, userdata, modname, base, file_name,
+                           debuglink_file, debuglink_crc, debuginfo_file_name);
+  internal::RegisterOwnFd(fd);
+  return fd;
 }
 
 // One object of the dynamic loader's list, as libdw should see it.
@@ -253,6 +287,7 @@ struct Symbolizer::Impl {
   explicit Impl(const SymbolizerOptions& o) : options(o) {}
   ~Impl() {
     if (dwfl != nullptr) lib->dwfl_end(dwfl);
+    internal::ForgetClosedOwnFds();
   }
 
   void Refresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -305,10 +340,9 @@ bool Symbolizer::Impl::EnsureDwfl() {
     limitations = absl::StrCat(internal::LibDwError(), kConsequence);
     return false;
   }
-  callbacks.find_elf = lib->dwfl_linux_proc_find_elf;
-  callbacks.find_debuginfo = options.debuginfod
-                                 ? lib->dwfl_standard_find_debuginfo
-                                 : &FindLocalDebuginfo;
+  callbacks.find_elf = &FindElf;
+  callbacks.find_debuginfo =
+      options.debuginfod ? &FindStandardDebuginfo : &FindLocalDebuginfo;
   callbacks.debuginfo_path = &debuginfo_path;
   dwfl = lib->dwfl_begin(&callbacks);
   if (dwfl == nullptr) {
@@ -548,11 +582,7 @@ Symbolizer::Symbolizer(const SymbolizerOptions& options)
 Symbolizer::~Symbolizer() = default;
 
 std::vector<SymbolizedFrame> Symbolizer::Symbolize(uintptr_t pc) {
-  std::vector<SymbolizedFrame> frames;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->Refresh();
-  impl_->Lookup(pc, &frames);
-  return frames;
+  return SymbolizeStack(absl::MakeConstSpan(&pc, 1));
 }
 
 std::vector<SymbolizedFrame> Symbolizer::SymbolizeStack(
@@ -561,13 +591,21 @@ std::vector<SymbolizedFrame> Symbolizer::SymbolizeStack(
   frames.reserve(pcs.size());
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->Refresh();
+  const uint64_t misses = impl_->stats.lookups - impl_->stats.cache_hits;
+  const int reports = impl_->stats.module_reports;
   for (uintptr_t pc : pcs) impl_->Lookup(pc, &frames);
+  // libdw closes the files of a module it drops, or of one it rejects.
+  if (impl_->stats.lookups - impl_->stats.cache_hits != misses ||
+      impl_->stats.module_reports != reports) {
+    internal::ForgetClosedOwnFds();
+  }
   return frames;
 }
 
 std::string Symbolizer::Limitations() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->EnsureDwfl();
+  internal::ForgetClosedOwnFds();
   return impl_->limitations;
 }
 

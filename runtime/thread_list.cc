@@ -16,6 +16,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "taskleak/runtime/internal/own_fds.h"
 #include "taskleak/runtime/internal/proc/proc_stat.h"
 
 namespace taskleak {
@@ -73,7 +74,10 @@ std::atomic<dev_t> g_task_dir_dev{0};
 
 void ForgetTaskDirInChild() {
   const int fd = g_task_dir_fd.exchange(-1, std::memory_order_relaxed);
-  if (fd >= 0) close(fd);
+  if (fd >= 0) {
+    internal::ForgetOwnFd(fd);
+    close(fd);
+  }
 }
 
 // The kept descriptor, opened on first use; -errno on failure.
@@ -99,6 +103,7 @@ int KeptTaskDirFd() {
     close(fd);  // Another thread opened one first.
     return expected;
   }
+  internal::RegisterOwnFd(fd);
   return fd;
 }
 

@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "taskleak/runtime/internal/own_fds.h"
 
 // LeakSanitizer's interface (sanitizer/lsan_interface.h and
 // sanitizer/common_interface_defs.h), declared weak so that a program
@@ -246,6 +247,7 @@ class HeapChecker {
             "cannot capture LeakSanitizer's report: memfd_create: ",
             strerror(errno)));
       }
+      internal::RegisterOwnFd(fd_);
     }
     if (ftruncate(fd_, 0) != 0 || lseek(fd_, 0, SEEK_SET) != 0) {
       return absl::InternalError(absl::StrCat(

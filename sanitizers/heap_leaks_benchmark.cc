@@ -4,7 +4,7 @@
 // LeakSanitizer:
 //
 //   bazel run -c opt --config=offline --config=asan \
-//     //leakcheck:heap_leaks_benchmark
+//     //sanitizers:heap_leaks_benchmark
 
 #include <condition_variable>
 #include <cstdio>

@@ -18,6 +18,7 @@
 #include "taskleak/runtime/thread_origin.h"
 #include "taskleak/runtime/timeline.h"
 #include "taskleak/testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/death_test_child.h"
 #include "taskleak/testing/internal/report_files.h"
 #include "taskleak/testing/internal/sanitizer_listener.h"
 #include "taskleak/testing/internal/watchdog.h"
@@ -194,6 +195,11 @@ void InstallGoogleTestListener(int* argc, char** argv) {
 }
 
 void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
+  // A death-test child never reaches the end of its test, so no check of
+  // ours could report there, and the parent's watchdog times the whole test:
+  // the child starts nothing (no probe thread, unwinder, handlers or
+  // listener) and costs what GoogleTest's own main costs.
+  if (internal::InDeathTestChild()) return;
   // Probes the interposer now, outside the hidden scopes of the callbacks:
   // the probe starts a thread, whose creation TSan must see.
   ThreadOriginsRecorded();

@@ -136,6 +136,81 @@ TEST(GoogleTestListenerTest, LazyPoolReportSuggestsTheFlagThatAcceptsIt) {
   EXPECT_THAT(other.output, HasSubstr(Passed("Lazy.SchedulesOnTheSharedPool")));
 }
 
+internal::ProcessResult RunFdSuite(const std::string& filter) {
+  absl::StatusOr<internal::ProcessResult> result = internal::RunProcess(
+      {"testing/fd_suite", "--taskleak_check=threads,fds",
+       "--taskleak_grace=300ms", absl::StrCat("--gtest_filter=", filter)});
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : internal::ProcessResult{};
+}
+
+// Judging a new thread symbolizes its creation stack, which opens the
+// program, libc, libstdc++ and their debug files: taskleak's, not the
+// test's. Each test runs alone too, so that it is the first to symbolize.
+TEST(GoogleTestListenerTest, FdCheckDoesNotBlameOurOwnDescriptors) {
+  for (const char* quiet : {"Quiet.ThreadEndsWithinTheGrace",
+                            "Quiet.IgnoredThread", "Quiet.ClosesWhatItOpens"}) {
+    for (const std::string& filter :
+         {std::string(quiet), std::string("Quiet.*")}) {
+      internal::ProcessResult r = RunFdSuite(filter);
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      EXPECT_THAT(r.output, AllOf(HasSubstr(Passed(quiet)),
+                                  Not(HasSubstr("file descriptor"))))
+          << r.output;
+    }
+  }
+}
+
+// The twin: a test's own descriptors are reported with what they are, even
+// the very file the symbolizer has open, and whether or not it is open yet.
+TEST(GoogleTestListenerTest, FdCheckReportsTheTestsOwnDescriptors) {
+  for (const std::string& filter :
+       {std::string("Leaks.TheLibcTheSymbolizerReadsToo"),
+        std::string("Quiet.*:Leaks.*")}) {
+    internal::ProcessResult r = RunFdSuite(filter);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_THAT(r.output,
+                AllOf(HasSubstr("1 file descriptor opened by "
+                                "Leaks.TheLibcTheSymbolizerReadsToo is still "
+                                "open: "),
+                      HasSubstr("libc.so.6\n")))
+        << r.output;
+    if (filter == "Leaks.TheLibcTheSymbolizerReadsToo") continue;
+    EXPECT_THAT(r.output,
+                AllOf(HasSubstr("2 file descriptors opened by Leaks.APipe are "
+                                "still open: "),
+                      HasSubstr("-> pipe:["),
+                      HasSubstr("1 file descriptor opened by "
+                                "Leaks.TheProgramItself is still open: "),
+                      HasSubstr(Passed("Quiet.ThreadEndsWithinTheGrace"))))
+        << r.output;
+  }
+}
+
+// A "threadsafe" death test runs the program again for its statement; that
+// child starts nothing of ours (on main it loaded libunwind and installed
+// the SIGTERM/SIGQUIT dump handlers). The parent's checks are unchanged.
+TEST(GoogleTestListenerTest, DeathTestChildStartsNothingParentStillChecks) {
+  absl::StatusOr<internal::ProcessResult> result =
+      internal::RunProcess({"testing/death_suite", "--taskleak_grace=300ms",
+                            "--taskleak_test_timeout=60s"});
+  ASSERT_TRUE(result.ok()) << result.status();
+  const internal::ProcessResult& r = *result;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  for (const char* passed : {"DeathTestChild.ExitsTwentyTimes",
+                             "DeathTestChild.StartsNothingOfTaskleaks",
+                             "DeathTestChild.LeakInTheStatementIsNotBlamed"}) {
+    EXPECT_THAT(r.output, HasSubstr(Passed(passed))) << r.output;
+  }
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr(Failed("DeathTestChild.ParentLeaksAfterTheDeathTest")),
+            HasSubstr("1 thread started by "
+                      "DeathTestChild.ParentLeaksAfterTheDeathTest is "
+                      "still running after 300ms")))
+      << r.output;
+}
+
 TEST(GoogleTestListenerTest, FailureIsInTheXmlOutput) {
   const std::string xml = TempDir() + "/out.xml";
   internal::ProcessResult r =

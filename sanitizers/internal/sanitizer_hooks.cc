@@ -173,7 +173,7 @@ std::string TsanHookProblem() {
   void* found = dlsym(RTLD_DEFAULT, "__tsan_on_report");
   if (found != nullptr && found != reinterpret_cast<void*>(&__tsan_on_report)) {
     return "ThreadSanitizer calls another __tsan_on_report than taskleak's "
-           "(link //runtime:sanitizer_hooks into the executable, as "
+           "(link //sanitizers:sanitizer_hooks into the executable, as "
            "linkstatic does, and define no other)";
   }
   return "";

@@ -22,6 +22,7 @@
 #include "taskleak/runtime/pprof_profile.h"
 #include "taskleak/runtime/signal_dump.h"
 #include "taskleak/testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/death_test_child.h"
 #include "taskleak/testing/internal/junit_xml.h"
 #include "taskleak/testing/internal/report_files.h"
 
@@ -412,7 +413,8 @@ void SetCurrentTestTimeout(absl::Duration timeout) {
   Watchdog& w = W();
   CurrentTest& c = w.current;
   if (c.test == nullptr) {
-    if (!w.warned_outside_test) {
+    // A death-test child: the parent times the test.
+    if (!w.warned_outside_test && !InDeathTestChild()) {
       fprintf(stderr,
               "taskleak: ThisTest::SetTimeout works only inside a test run "
               "with taskleak's listener (//testing:gtest_main or "
