@@ -41,11 +41,9 @@ ProcessResult RunExample(const std::string& binary,
   std::vector<std::string> argv = {binary, "--taskleak_grace=300ms"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   // Reports, pictures and the timeline land in this test's outputs.
-  absl::StatusOr<ProcessResult> result = taskleak::internal::RunProcess(
+  return taskleak::internal::RunProcessOrFail(
       argv, {"GITHUB_ACTIONS=true", "TASKLEAK_TIMELINE=1",
              absl::StrCat("TEST_UNDECLARED_OUTPUTS_DIR=", OutputsDir(binary))});
-  EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *result : ProcessResult{};
 }
 
 // The annotation at `where` ("file:line"), titled with the test and count.

@@ -18,18 +18,11 @@
 namespace {
 
 using ::taskleak::internal::ProcessResult;
+using ::taskleak::internal::RunProcessOrFail;
 using ::taskleak::internal::SourceLine;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-ProcessResult RunExample(const std::string& binary,
-                         std::vector<std::string> env = {}) {
-  absl::StatusOr<ProcessResult> result =
-      taskleak::internal::RunProcess({binary}, env);
-  EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *result : ProcessResult{};
-}
 
 TEST(SanitizerExamplesTest, HitCounterRace) {
 #ifndef ABSL_HAVE_THREAD_SANITIZER
@@ -38,8 +31,8 @@ TEST(SanitizerExamplesTest, HitCounterRace) {
 #endif
   // TSan ends a process that reported anything with status 66; exitcode=0
   // shows the status GoogleTest and taskleak chose.
-  ProcessResult r = RunExample("examples/hit_counting_cache_test",
-                               {"TSAN_OPTIONS=exitcode=0"});
+  ProcessResult r = RunProcessOrFail({"examples/hit_counting_cache_test"},
+                                     {"TSAN_OPTIONS=exitcode=0"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   const std::string racing_line =
       SourceLine("examples/hit_counting_cache.cc", "if (hit) ++hits_;");
@@ -66,7 +59,7 @@ TEST(SanitizerExamplesTest, ParserThatForgetsANode) {
   GTEST_SKIP() << "the leak is visible only to LeakSanitizer: "
                   "bazel test --config=asan //examples:all";
 #endif
-  ProcessResult r = RunExample("examples/config_parser_test");
+  ProcessResult r = RunProcessOrFail({"examples/config_parser_test"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   const std::string allocation =
       SourceLine("examples/config_parser.cc", "= new ConfigNode");

@@ -298,6 +298,13 @@ struct Symbolizer::Impl {
   bool ReportModules() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   bool SymbolizeWithDwfl(uintptr_t pc, std::vector<SymbolizedFrame>* frames)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The steps of SymbolizeWithDwfl.
+  Dwfl_Module* ModuleOf(uintptr_t pc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  SymbolizedFrame ModuleFrame(Dwfl_Module* mod, uintptr_t pc);
+  std::string SymbolName(Dwfl_Module* mod, uintptr_t pc);
+  std::string LineTableLocation(Dwfl_Module* mod, uintptr_t pc, int* line);
+  struct Scopes;
+  Scopes EnclosingFunctions(Dwfl_Module* mod, uintptr_t pc);
   std::string DieName(Dwarf_Die* die);
   std::string CallSite(Dwarf_Die* die, Dwarf_Die* cudie, int* line);
 
@@ -408,17 +415,18 @@ std::string Symbolizer::Impl::CallSite(Dwarf_Die* die, Dwarf_Die* cudie,
   return "";
 }
 
-bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
-                                         std::vector<SymbolizedFrame>* frames) {
+// The module containing `pc`, or null; looks again once if the loader has
+// loaded something since the modules were last reported.
+Dwfl_Module* Symbolizer::Impl::ModuleOf(uintptr_t pc) {
   Dwfl_Module* mod = lib->dwfl_addrmodule(dwfl, pc);
-  if (mod == nullptr) {
-    // Outside every known module: perhaps in one loaded since.
-    if (CurrentLoaderCounts() == reported_counts) return false;
-    ReportModules();
-    mod = lib->dwfl_addrmodule(dwfl, pc);
-    if (mod == nullptr) return false;
-  }
+  if (mod != nullptr) return mod;
+  if (CurrentLoaderCounts() == reported_counts) return nullptr;
+  ReportModules();
+  return lib->dwfl_addrmodule(dwfl, pc);
+}
 
+// The frame's module fields, which each of its inlined frames shares.
+SymbolizedFrame Symbolizer::Impl::ModuleFrame(Dwfl_Module* mod, uintptr_t pc) {
   SymbolizedFrame base = BareFrame(pc);
   Dwarf_Addr start = 0;
   const char* name = lib->dwfl_module_info(mod, nullptr, &start, nullptr,
@@ -429,52 +437,78 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
   GElf_Addr bias = 0;
   base.module_offset =
       lib->dwfl_module_getelf(mod, &bias) != nullptr ? pc - bias : pc - start;
+  return base;
+}
 
+// The demangled symbol-table name of the function at `pc`, or "".
+std::string Symbolizer::Impl::SymbolName(Dwfl_Module* mod, uintptr_t pc) {
   GElf_Off offset = 0;
   GElf_Sym sym;
-  const char* raw_symbol = lib->dwfl_module_addrinfo(mod, pc, &offset, &sym,
-                                                     nullptr, nullptr, nullptr);
+  const char* raw = lib->dwfl_module_addrinfo(mod, pc, &offset, &sym, nullptr,
+                                              nullptr, nullptr);
+  if (raw == nullptr) return "";
   // Symbol tables spell versioned definitions "name@@VERSION".
-  const std::string symbol =
-      raw_symbol == nullptr
-          ? ""
-          : Demangle(std::string(raw_symbol, strcspn(raw_symbol, "@")).c_str());
+  return Demangle(std::string(raw, strcspn(raw, "@")).c_str());
+}
 
-  // The innermost location, from the line table.
-  std::string file;
-  int line = 0;
-  if (Dwfl_Line* l = lib->dwfl_module_getsrc(mod, pc)) {
-    Dwarf_Addr line_addr = 0;
-    int column = 0;
-    Dwarf_Word mtime = 0, length = 0;
-    file = SourcePath(
-        lib->dwfl_lineinfo(l, &line_addr, &line, &column, &mtime, &length));
-  }
+// The innermost file and `line` of `pc`, from the line table.
+std::string Symbolizer::Impl::LineTableLocation(Dwfl_Module* mod, uintptr_t pc,
+                                                int* line) {
+  *line = 0;
+  Dwfl_Line* l = lib->dwfl_module_getsrc(mod, pc);
+  if (l == nullptr) return "";
+  Dwarf_Addr line_addr = 0;
+  int column = 0;
+  Dwarf_Word mtime = 0, length = 0;
+  return SourcePath(
+      lib->dwfl_lineinfo(l, &line_addr, line, &column, &mtime, &length));
+}
 
-  // The enclosing functions, innermost first: inlined subroutines, then the
-  // subprogram that contains them.
+// The functions enclosing a pc, innermost first: inlined subroutines, then
+// (if DWARF has it) the subprogram that contains them.
+struct Symbolizer::Impl::Scopes {
   std::vector<Dwarf_Die> chain;
   bool ends_in_subprogram = false;
-  Dwarf_Addr dwbias = 0;
-  Dwarf_Die* cudie = lib->dwfl_module_addrdie(mod, pc, &dwbias);
-  if (cudie != nullptr) {
-    Dwarf_Die* scopes = nullptr;
-    const int n = lib->dwarf_getscopes(cudie, pc - dwbias, &scopes);
-    for (int i = 0; i < n; ++i) {
-      const int tag = lib->dwarf_tag(&scopes[i]);
-      if (tag == DW_TAG_inlined_subroutine) chain.push_back(scopes[i]);
-      if (tag == DW_TAG_subprogram) {
-        chain.push_back(scopes[i]);
-        ends_in_subprogram = true;
-        break;
-      }
-    }
-    std::free(scopes);
-  }
+  Dwarf_Die* cudie = nullptr;  // The compilation unit; owned by libdw.
+};
 
+Symbolizer::Impl::Scopes Symbolizer::Impl::EnclosingFunctions(Dwfl_Module* mod,
+                                                              uintptr_t pc) {
+  Scopes scopes;
+  Dwarf_Addr dwbias = 0;
+  scopes.cudie = lib->dwfl_module_addrdie(mod, pc, &dwbias);
+  if (scopes.cudie == nullptr) return scopes;
+  Dwarf_Die* dies = nullptr;
+  const int n = lib->dwarf_getscopes(scopes.cudie, pc - dwbias, &dies);
+  for (int i = 0; i < n; ++i) {
+    const int tag = lib->dwarf_tag(&dies[i]);
+    if (tag == DW_TAG_inlined_subroutine) scopes.chain.push_back(dies[i]);
+    if (tag == DW_TAG_subprogram) {
+      scopes.chain.push_back(dies[i]);
+      scopes.ends_in_subprogram = true;
+      break;
+    }
+  }
+  std::free(dies);
+  return scopes;
+}
+
+bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
+                                         std::vector<SymbolizedFrame>* frames) {
+  Dwfl_Module* mod = ModuleOf(pc);
+  if (mod == nullptr) return false;
+  const SymbolizedFrame base = ModuleFrame(mod, pc);
+  const std::string symbol = SymbolName(mod, pc);
+  int line = 0;
+  const std::string file = LineTableLocation(mod, pc, &line);
+  Scopes scopes = EnclosingFunctions(mod, pc);
+  std::vector<Dwarf_Die>& chain = scopes.chain;
+
+  // One frame per enclosing function. The innermost is at the line table's
+  // location; each outer one at the call site of the function inside it.
   for (size_t i = 0; i < chain.size(); ++i) {
     SymbolizedFrame frame = base;
-    const bool outermost = i + 1 == chain.size() && ends_in_subprogram;
+    const bool outermost = i + 1 == chain.size() && scopes.ends_in_subprogram;
     frame.inlined = !outermost;
     // The symbol table names clones ("[clone .cold]") that DWARF does not.
     frame.function = outermost && !symbol.empty() ? symbol : DieName(&chain[i]);
@@ -482,18 +516,19 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
       frame.file = file;
       frame.line = line;
     } else {
-      frame.file = CallSite(&chain[i - 1], cudie, &frame.line);
+      frame.file = CallSite(&chain[i - 1], scopes.cudie, &frame.line);
     }
     frames->push_back(std::move(frame));
   }
-  if (!ends_in_subprogram) {
+  // Without a subprogram in DWARF, the symbol table names the outermost.
+  if (!scopes.ends_in_subprogram) {
     SymbolizedFrame frame = base;
     frame.function = symbol;
     if (chain.empty()) {
       frame.file = file;
       frame.line = line;
     } else {
-      frame.file = CallSite(&chain.back(), cudie, &frame.line);
+      frame.file = CallSite(&chain.back(), scopes.cudie, &frame.line);
     }
     frames->push_back(std::move(frame));
   }

@@ -9,8 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -112,6 +115,14 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
                     absl::FormatDuration(timeout), "]\n");
   }
   return result;
+}
+
+ProcessResult RunProcessOrFail(const std::vector<std::string>& argv,
+                               const std::vector<std::string>& env,
+                               absl::Duration timeout) {
+  absl::StatusOr<ProcessResult> result = RunProcess(argv, env, timeout);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *std::move(result) : ProcessResult{};
 }
 
 }  // namespace internal

@@ -29,6 +29,12 @@ absl::StatusOr<ProcessResult> RunProcess(
     const std::vector<std::string>& env = {},
     absl::Duration timeout = absl::Seconds(60));
 
+// RunProcess for a test that checks the result: if `argv` cannot be run,
+// fails the current test and returns an empty result (exit_code -1).
+ProcessResult RunProcessOrFail(const std::vector<std::string>& argv,
+                               const std::vector<std::string>& env = {},
+                               absl::Duration timeout = absl::Seconds(60));
+
 }  // namespace internal
 }  // namespace taskleak
 
