@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "taskleak/runtime/dump.h"
@@ -194,8 +195,16 @@ std::string DumpText(const Incident& in) {
 
 // "taskleak-hang-NAME" or "taskleak-sigterm-NAME".
 std::string ReportBaseName(const Incident& in) {
-  return absl::StrCat("taskleak-", in.timeout ? "hang" : "sigterm", "-",
-                      SafeFileName(in.name));
+  if (in.timeout || in.event.signo == SIGTERM) {
+    return absl::StrCat("taskleak-", in.timeout ? "hang" : "sigterm", "-",
+                        SafeFileName(in.name));
+  }
+  // The tests go on and may be signalled again: one set of files per dump,
+  // named after the signal and the dump's monotonic millisecond.
+  const std::string signal = absl::AsciiStrToLower(Describe(in.event.signo));
+  return absl::StrCat("taskleak-", SafeFileName(signal), "-",
+                      SafeFileName(in.name), "-",
+                      in.event.monotonic_ns / 1000000);
 }
 
 // REPORT_DIR/BASE.txt and the pictures of the same threads (see
@@ -218,19 +227,19 @@ std::string WriteIncidentFiles(const Incident& in) {
     error = WriteFile(base + "-threads.svg",
                       ThreadFlameGraph(in.dump.threads, graph));
   }
-  std::string trailer = absl::StrCat(
+  return absl::StrCat(
       "taskleak: ", error.empty() ? absl::StrCat("report: ", path) : error,
       "\n");
-  // The program's end, which writes the timeline otherwise, never comes.
-  if (TimelineStarted()) {
-    const std::string timeline =
-        absl::StrCat(W().options.report_dir, "/taskleak-timeline.json");
-    const std::string failed = WriteFile(timeline, TimelineJsonAtDump(in.dump));
-    absl::StrAppend(
-        &trailer, "taskleak: ",
-        failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
-  }
-  return trailer;
+}
+
+// The program's end, which writes the timeline otherwise, never comes.
+std::string WriteIncidentTimeline(const Incident& in) {
+  const std::string timeline =
+      absl::StrCat(W().options.report_dir, "/taskleak-timeline.json");
+  const std::string failed = WriteFile(timeline, TimelineJsonAtDump(in.dump));
+  return absl::StrCat(
+      "taskleak: ",
+      failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
 }
 
 // The process ends here: the program's end will not write the CI findings;
@@ -327,10 +336,19 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
               c.test == nullptr ? std::string("between-tests") : c.name};
   in.text = DumpText(in);
   WriteAll(STDERR_FILENO, in.text);
-  if (!dying) return;
+  if (!dying) {
+    // SIGQUIT: the text and pictures too; no XML or findings, the tests go on.
+    if (!w.options.report_dir.empty()) {
+      WriteAll(STDERR_FILENO, WriteIncidentFiles(in));
+    }
+    return;
+  }
 
   std::string trailer;
-  if (!w.options.report_dir.empty()) trailer += WriteIncidentFiles(in);
+  if (!w.options.report_dir.empty()) {
+    trailer += WriteIncidentFiles(in);
+    if (TimelineStarted()) trailer += WriteIncidentTimeline(in);
+  }
   trailer += WriteIncidentFindings(in);
   if (!w.xml_path.empty()) trailer += WriteIncidentXml(in);
   if (timeout) {
