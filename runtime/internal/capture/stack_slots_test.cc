@@ -3,6 +3,10 @@
 
 #include "taskleak/runtime/internal/capture/stack_slots.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -58,6 +62,48 @@ TEST(StackSlotsTest, AMalformedRequestIsIgnored) {
   slots->AnswerRequest(slots->RequestValue(slot) + 5, nullptr);  // index 5
   EXPECT_FALSE(slots->SlotAnswered(slot));
   EXPECT_TRUE(slots->DisarmSlot(slot));
+  slots->ReleaseSenderHold();
+  EXPECT_TRUE(slots->WaitForAnswers(ToTimespec(MonotonicNanos())));
+}
+
+// An unwinder that holds its caller until released, as a preempted handler
+// would.
+std::atomic<bool> unwinding{false};
+std::atomic<bool> release{false};
+
+int HeldInit(unw_cursor_t*, unw_context_t*, int) {
+  unwinding = true;
+  while (!release) usleep(1000);
+  return -1;  // no frame
+}
+
+// The emergency dump once re-armed such a slot for its next dump, so that
+// two handlers could write one frame buffer; the shared protocol passes it
+// by.
+TEST(StackSlotsTest, ASlotStillBeingWrittenIsPassedByTheNextCapture) {
+  static StackSlots* slots = new StackSlots;
+  ASSERT_EQ(slots->Preallocate(2, 4), 0);
+  static LibUnwind held = {};
+  held.init_local2 = HeldInit;
+  slots->BeginCapture(&held);
+  const int first = slots->ArmSlot(4);
+  ASSERT_EQ(first, 0);
+  const uint64_t request = slots->RequestValue(first);
+  slots->ReleaseSenderHold();
+  int context = 0;  // never read: the held unwinder gives up first
+  std::thread handler([&] { slots->AnswerRequest(request, &context); });
+  while (!unwinding) usleep(1000);
+  EXPECT_EQ(slots->SettleSlot(first, MonotonicNanos()),
+            SlotOutcome::kStillWriting);
+
+  slots->BeginCapture(&held);
+  EXPECT_EQ(slots->ArmSlot(4), 1);  // not the slot being written
+  EXPECT_EQ(slots->ArmSlot(4), -1);
+  release = true;
+  handler.join();
+  // The late answer lands in the old generation only.
+  EXPECT_FALSE(slots->SlotAnswered(1));
+  EXPECT_TRUE(slots->DisarmSlot(1));
   slots->ReleaseSenderHold();
   EXPECT_TRUE(slots->WaitForAnswers(ToTimespec(MonotonicNanos())));
 }
