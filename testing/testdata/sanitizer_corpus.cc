@@ -492,14 +492,28 @@ NOINLINE int* InstanceOnce() {
   std::call_once(g_once, [] { g_instance = new int(7); });
   return g_instance;
 }
+// The thread initializes first and says so through a relaxed flag (which
+// orders nothing), so both runs see the same two races: the main thread's
+// unsynchronized reads of the flag and of the instance. Left to the
+// scheduler, who initializes decides how many races there are.
 TEST(Race, DoubleCheckedInit) {
-  std::thread t(InstanceUnsafe);
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    InstanceUnsafe();
+    done.store(true, std::memory_order_relaxed);
+  });
+  SpinUntil(done);
   InstanceUnsafe();
   t.join();
   delete g_instance;
 }
 TEST(Race, DoubleCheckedInitSynced) {
-  std::thread t(InstanceOnce);
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    InstanceOnce();
+    done.store(true, std::memory_order_relaxed);
+  });
+  SpinUntil(done);
   InstanceOnce();
   t.join();
   delete g_instance;
