@@ -143,17 +143,10 @@ std::vector<ThreadCreator> CreatorsOf(pid_t tid) {
   return creators;
 }
 
-absl::StatusOr<std::vector<ThreadDump>> DumpThreads(
-    absl::Span<const ThreadInfo> threads, const DumpOptions& options) {
-  std::vector<pid_t> tids;
-  tids.reserve(threads.size());
-  for (const ThreadInfo& t : threads) tids.push_back(t.id.tid);
-  absl::StatusOr<std::vector<ThreadStack>> stacks =
-      CaptureThreadStacks(tids, options.capture);
-  if (!stacks.ok()) return stacks.status();
+std::vector<ThreadDump> DescribeThreads(absl::Span<const ThreadInfo> threads,
+                                        absl::Span<const ThreadStack> stacks) {
   absl::flat_hash_map<pid_t, const ThreadStack*> stack_of;
-  for (const ThreadStack& s : *stacks) stack_of[s.tid] = &s;
-
+  for (const ThreadStack& s : stacks) stack_of[s.tid] = &s;
   std::vector<ThreadDump> dumps;
   dumps.reserve(threads.size());
   for (const ThreadInfo& info : threads) {
@@ -172,6 +165,17 @@ absl::StatusOr<std::vector<ThreadDump>> DumpThreads(
     dumps.push_back(std::move(dump));
   }
   return dumps;
+}
+
+absl::StatusOr<std::vector<ThreadDump>> DumpThreads(
+    absl::Span<const ThreadInfo> threads, const DumpOptions& options) {
+  std::vector<pid_t> tids;
+  tids.reserve(threads.size());
+  for (const ThreadInfo& t : threads) tids.push_back(t.id.tid);
+  absl::StatusOr<std::vector<ThreadStack>> stacks =
+      CaptureThreadStacks(tids, options.capture);
+  if (!stacks.ok()) return stacks.status();
+  return DescribeThreads(threads, *stacks);
 }
 
 std::vector<TaskDump> DumpTasks(absl::Span<const TaskInfo> tasks) {

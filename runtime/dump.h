@@ -92,6 +92,13 @@ struct DumpOptions {
 // its creation was not recorded. Thread-safe.
 std::vector<ThreadCreator> CreatorsOf(pid_t tid);
 
+// Symbolizes and attributes stacks already captured (by
+// CaptureThreadStacks, or by the emergency dump): one ThreadDump per entry
+// of `threads`, with the stack of the same tid in `stacks`, or "not
+// captured". Thread-safe; not async-signal-safe.
+std::vector<ThreadDump> DescribeThreads(absl::Span<const ThreadInfo> threads,
+                                        absl::Span<const ThreadStack> stacks);
+
 // Captures, symbolizes and attributes the given threads. A thread that
 // cannot be captured still appears, with the reason. Thread-safe; not
 // async-signal-safe. Fails only if stacks cannot be captured at all.

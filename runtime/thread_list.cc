@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,22 +13,13 @@
 #include <mutex>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "taskleak/runtime/internal/own_fds.h"
 #include "taskleak/runtime/internal/proc/proc_stat.h"
+#include "taskleak/runtime/internal/proc/task_dir.h"
 
 namespace taskleak {
 namespace {
-
-// The layout getdents64(2) fills in; glibc does not declare it.
-struct LinuxDirent64 {
-  ino64_t d_ino;
-  off64_t d_off;
-  unsigned short d_reclen;
-  unsigned char d_type;
-  char d_name[];
-};
 
 absl::Status UnreadableDir(const std::string& dir, int err) {
   return absl::FailedPreconditionError(
@@ -44,22 +34,13 @@ absl::StatusOr<int> OpenTaskDir(const ThreadListOptions& options) {
   return fd;
 }
 
-// Calls `visit(tid)` for each numeric entry of the open directory `fd`.
-// getdents64 on a raw fd avoids opendir's allocation and per-entry copies.
+// Calls `visit(tid)` for each thread entry of the open directory `fd`.
 template <typename Visit>
 absl::Status ForEachTid(int fd, const ThreadListOptions& options, Visit visit) {
-  alignas(LinuxDirent64) char buf[32 * 1024];
-  for (;;) {
-    const long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-    if (n < 0) return UnreadableDir(options.task_dir, errno);
-    if (n == 0) return absl::OkStatus();
-    for (long pos = 0; pos < n;) {
-      const auto* entry = reinterpret_cast<const LinuxDirent64*>(buf + pos);
-      pos += entry->d_reclen;
-      int tid;
-      if (absl::SimpleAtoi(entry->d_name, &tid) && tid > 0) visit(tid);
-    }
-  }
+  alignas(internal::LinuxDirent64) char buf[32 * 1024];
+  const int err = internal::ForEachTaskId(fd, buf, sizeof(buf), visit);
+  if (err != 0) return UnreadableDir(options.task_dir, err);
+  return absl::OkStatus();
 }
 
 constexpr char kSelfTaskDir[] = "/proc/self/task";

@@ -12,11 +12,13 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "taskleak/runtime/dump.h"
 #include "taskleak/runtime/flame_graph.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/monotonic_clock.h"
 #include "taskleak/runtime/internal/write_all.h"
 #include "taskleak/runtime/pprof_profile.h"
 #include "taskleak/runtime/signal_dump.h"
@@ -65,18 +67,18 @@ Watchdog& W() {
   return *watchdog;
 }
 
-int64_t MonotonicNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * int64_t{1000000000} + ts.tv_nsec;
-}
-
 bool Limited(absl::Duration d) {
   return d > absl::ZeroDuration() && d != absl::InfiniteDuration();
 }
 
 std::string Format(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
+}
+
+// write(2), not stdio: in the forked child another thread's copy of a
+// stdio lock may be held forever.
+void WriteAll(int fd, const std::string& text) {
+  internal::WriteAll(fd, text.data(), text.size());
 }
 
 // Writes `contents` to `path` (report_files.h), creating the directories
@@ -171,8 +173,16 @@ std::string DumpText(const Incident& in) {
 
 // "taskleak-hang-NAME" or "taskleak-sigterm-NAME".
 std::string ReportBaseName(const Incident& in) {
-  return absl::StrCat("taskleak-", in.timeout ? "hang" : "sigterm", "-",
-                      SafeFileName(in.name));
+  if (in.timeout || in.event.signo == SIGTERM) {
+    return absl::StrCat("taskleak-", in.timeout ? "hang" : "sigterm", "-",
+                        SafeFileName(in.name));
+  }
+  // The tests go on and may be signalled again: one set of files per dump,
+  // named after the signal and the dump's monotonic millisecond.
+  const std::string signal = absl::AsciiStrToLower(Describe(in.event.signo));
+  return absl::StrCat("taskleak-", SafeFileName(signal), "-",
+                      SafeFileName(in.name), "-",
+                      in.event.monotonic_ns / 1000000);
 }
 
 // REPORT_DIR/BASE.txt and the pictures of the same threads (see
@@ -195,20 +205,19 @@ std::string WriteIncidentFiles(const Incident& in) {
     error = WriteReport(base + "-threads.svg",
                         ThreadFlameGraph(in.dump.threads, graph));
   }
-  std::string trailer = absl::StrCat(
+  return absl::StrCat(
       "taskleak: ", error.empty() ? absl::StrCat("report: ", path) : error,
       "\n");
-  // The program's end, which writes the timeline otherwise, never comes.
-  if (TimelineStarted()) {
-    const std::string timeline =
-        absl::StrCat(W().options.report_dir, "/taskleak-timeline.json");
-    const std::string failed =
-        WriteReport(timeline, TimelineJsonAtDump(in.dump));
-    absl::StrAppend(
-        &trailer, "taskleak: ",
-        failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
-  }
-  return trailer;
+}
+
+// The program's end, which writes the timeline otherwise, never comes.
+std::string WriteIncidentTimeline(const Incident& in) {
+  const std::string timeline =
+      absl::StrCat(W().options.report_dir, "/taskleak-timeline.json");
+  const std::string failed = WriteReport(timeline, TimelineJsonAtDump(in.dump));
+  return absl::StrCat(
+      "taskleak: ",
+      failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
 }
 
 // The process ends here: the program's end will not write the CI findings;
@@ -287,13 +296,20 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
               "",
               c.test == nullptr ? std::string("between-tests") : c.name};
   in.text = DumpText(in);
-  // write(2), not stdio: in the forked child another thread's copy of a
-  // stdio lock may be held forever.
-  WriteAll(STDERR_FILENO, in.text.data(), in.text.size());
-  if (!dying) return;
+  WriteAll(STDERR_FILENO, in.text);
+  if (!dying) {
+    // SIGQUIT: the text and pictures too; no XML or findings, the tests go on.
+    if (!w.options.report_dir.empty()) {
+      WriteAll(STDERR_FILENO, WriteIncidentFiles(in));
+    }
+    return;
+  }
 
   std::string trailer;
-  if (!w.options.report_dir.empty()) trailer += WriteIncidentFiles(in);
+  if (!w.options.report_dir.empty()) {
+    trailer += WriteIncidentFiles(in);
+    if (TimelineStarted()) trailer += WriteIncidentTimeline(in);
+  }
   trailer += WriteIncidentFindings(in);
   if (!w.xml_path.empty()) trailer += WriteIncidentXml(in);
   if (timeout) {
@@ -305,7 +321,7 @@ void Report(const EmergencyEvent& event, const ProcessDump& dump) {
     absl::StrAppend(&trailer, "taskleak: dying by ", Describe(event.signo),
                     "\n");
   }
-  WriteAll(STDERR_FILENO, trailer.data(), trailer.size());
+  WriteAll(STDERR_FILENO, trailer);
 }
 
 // `quiet`: say nothing if dumps are unavailable (nobody asked for a limit).

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -301,9 +302,28 @@ TEST(WatchdogTest, DeathTestWarningIsSeenWhenTheTestHasAThread) {
 
 TEST(WatchdogTest, SigquitDumpsAndTheTestsGoOn) {
   if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  const std::string dir = TempDir();
   const SuiteRun run = RunSuite(
-      {"--gtest_filter=SignalTest.QuitPrintsAndGoesOn:HangTest.Finishes"});
+      {"--gtest_filter=SignalTest.QuitPrintsAndGoesOn:HangTest.Finishes",
+       absl::StrCat("--taskleak_report_dir=", dir)});
   EXPECT_EQ(run.result.exit_code, 0) << run.result.output;
+  // The dump's text and pictures, named after the signal and the test.
+  const std::string prefix =
+      absl::StrCat("taskleak: report: ", dir,
+                   "/taskleak-sigquit-SignalTest.QuitPrintsAndGoesOn-");
+  const size_t at = run.result.output.find(prefix);
+  ASSERT_NE(at, std::string::npos) << run.result.output;
+  const size_t start = at + std::string("taskleak: report: ").size();
+  const std::string text_path = run.result.output.substr(
+      start, run.result.output.find('\n', start) - start);
+  ASSERT_TRUE(absl::EndsWith(text_path, ".txt")) << text_path;
+  const std::string base = text_path.substr(0, text_path.size() - 4);
+  EXPECT_THAT(internal::ReadFile(text_path),
+              HasSubstr("SignalTest_QuitPrintsAndGoesOn_Test::TestBody()"));
+  EXPECT_THAT(internal::ReadFile(base + "-threads.svg"), HasSubstr("<svg"));
+  const std::string profile = internal::ReadFile(base + "-threads.pb.gz");
+  ASSERT_GE(profile.size(), 2u) << base;
+  EXPECT_EQ(profile.substr(0, 2), "\x1f\x8b") << "not gzip: " << base;
   EXPECT_THAT(
       run.result.output,
       AllOf(HasSubstr("taskleak: SIGQUIT while "

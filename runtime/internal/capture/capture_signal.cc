@@ -27,8 +27,8 @@ void HandleCaptureRequest(int, siginfo_t* info, void* ucontext) {
   // this signal (kill, another process's sigqueue) is ignored.
   if (info != nullptr && info->si_code == SI_QUEUE &&
       info->si_pid == getpid()) {
-    AnswerRequest(reinterpret_cast<uintptr_t>(info->si_value.sival_ptr),
-                  ucontext);
+    CaptureSlots().AnswerRequest(
+        reinterpret_cast<uintptr_t>(info->si_value.sival_ptr), ucontext);
   }
   errno = saved_errno;
 }

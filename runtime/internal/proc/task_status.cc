@@ -44,52 +44,84 @@ bool ParseMask(absl::string_view text, absl::string_view name, uint64_t* mask) {
          value.size() <= 16 && absl::SimpleHexAtoi(value, mask);
 }
 
+// "<tid>/status" into `path` (at least 32 bytes), without snprintf.
+void TaskStatusPath(pid_t tid, char* path) {
+  char digits[16];
+  int n = 0;
+  uint32_t u = static_cast<uint32_t>(tid);
+  do {
+    digits[n++] = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  size_t size = 0;
+  while (n > 0) path[size++] = digits[--n];
+  memcpy(path + size, "/status", sizeof("/status"));
+}
+
 }  // namespace
+
+const char* ParseTaskStatusInto(absl::string_view text, TaskStatus* status) {
+  absl::string_view state;
+  if (!FindField(text, "State", &state) || state.empty()) {
+    return "malformed status: no State line";
+  }
+  status->state = state[0];
+  if (!ParseMask(text, "SigPnd", &status->pending)) {
+    return "malformed status: no valid SigPnd line";
+  }
+  if (!ParseMask(text, "SigBlk", &status->blocked)) {
+    return "malformed status: no valid SigBlk line";
+  }
+  return nullptr;
+}
 
 absl::StatusOr<TaskStatus> ParseTaskStatus(absl::string_view text) {
   TaskStatus status;
-  absl::string_view state;
-  if (!FindField(text, "State", &state) || state.empty()) {
-    return absl::DataLossError("malformed status: no State line");
-  }
-  status.state = state[0];
-  if (!ParseMask(text, "SigPnd", &status.pending)) {
-    return absl::DataLossError("malformed status: no valid SigPnd line");
-  }
-  if (!ParseMask(text, "SigBlk", &status.blocked)) {
-    return absl::DataLossError("malformed status: no valid SigBlk line");
+  if (const char* error = ParseTaskStatusInto(text, &status)) {
+    return absl::DataLossError(error);
   }
   return status;
 }
 
-absl::StatusOr<TaskStatus> ReadTaskStatus(int task_dir_fd, pid_t tid) {
+int ReadTaskStatusInto(int task_dir_fd, pid_t tid, char* buf, size_t size,
+                       TaskStatus* status, const char** malformed) {
   char path[32];
-  snprintf(path, sizeof(path), "%d/status", tid);
+  TaskStatusPath(tid, path);
   const int fd = openat(task_dir_fd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ESRCH) {
-      return absl::NotFoundError(absl::StrCat("thread ", tid, " has exited"));
-    }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot open /proc/self/task/", path, ": ", strerror(errno)));
-  }
+  if (fd < 0) return errno == ESRCH ? ENOENT : errno;
   // The whole file is about 1.5 KB; SigBlk comes well before 4 KB.
-  char buf[4096];
-  const ssize_t n = read(fd, buf, sizeof(buf));
+  ssize_t n;
+  do {
+    n = read(fd, buf, size);
+  } while (n < 0 && errno == EINTR);
   const int read_errno = errno;
   close(fd);
-  if (n <= 0) {
-    if (n == 0 || read_errno == ESRCH) {
-      return absl::NotFoundError(absl::StrCat("thread ", tid, " has exited"));
-    }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot read /proc/self/task/", path, ": ", strerror(read_errno)));
+  if (n == 0 || (n < 0 && read_errno == ESRCH)) return ENOENT;
+  if (n < 0) return read_errno;
+  const char* problem = ParseTaskStatusInto(absl::string_view(buf, n), status);
+  if (problem == nullptr) return 0;
+  if (malformed != nullptr) *malformed = problem;
+  return EBADMSG;
+}
+
+absl::StatusOr<TaskStatus> ReadTaskStatus(int task_dir_fd, pid_t tid) {
+  char path[32];
+  TaskStatusPath(tid, path);
+  char buf[4096];
+  TaskStatus status;
+  const char* malformed = "";
+  const int error = ReadTaskStatusInto(task_dir_fd, tid, buf, sizeof(buf),
+                                       &status, &malformed);
+  if (error == ENOENT) {
+    return absl::NotFoundError(absl::StrCat("thread ", tid, " has exited"));
   }
-  absl::StatusOr<TaskStatus> status =
-      ParseTaskStatus(absl::string_view(buf, n));
-  if (!status.ok()) {
-    return absl::DataLossError(absl::StrCat("/proc/self/task/", path, ": ",
-                                            status.status().message()));
+  if (error == EBADMSG) {
+    return absl::DataLossError(
+        absl::StrCat("/proc/self/task/", path, ": ", malformed));
+  }
+  if (error != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot read /proc/self/task/", path, ": ", strerror(error)));
   }
   return status;
 }

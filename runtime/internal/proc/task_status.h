@@ -30,6 +30,17 @@ inline bool HasSignal(uint64_t mask, int signal) {
 // Parses the text of a status file. Fails if a field is missing or malformed.
 absl::StatusOr<TaskStatus> ParseTaskStatus(absl::string_view text);
 
+// The same, for signal handlers: returns nullptr, or what is wrong (a
+// string literal). Async-signal-safe.
+const char* ParseTaskStatusInto(absl::string_view text, TaskStatus* status);
+
+// Reads "<tid>/status" relative to `task_dir_fd` (an open /proc/PID/task)
+// into `buf` and parses it. Returns 0, ENOENT if the thread has exited, the
+// errno of open or read, or EBADMSG if the text is malformed (then
+// `*malformed`, if given, says how). Async-signal-safe.
+int ReadTaskStatusInto(int task_dir_fd, pid_t tid, char* buf, size_t size,
+                       TaskStatus* status, const char** malformed = nullptr);
+
 // Reads "<tid>/status" relative to `task_dir_fd`, an open /proc/self/task.
 // Returns NotFound if the thread has exited. Thread-safe; not
 // async-signal-safe (the error paths allocate).
