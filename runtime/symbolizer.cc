@@ -2,14 +2,9 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <link.h>
 #include <sys/auxv.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -22,13 +17,23 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "taskleak/runtime/internal/debuginfo_lookup.h"
 #include "taskleak/runtime/internal/libdw.h"
+#include "taskleak/runtime/internal/loaded_modules.h"
 #include "taskleak/runtime/internal/own_fds.h"
 
 namespace taskleak {
 namespace {
 
+using internal::CurrentLoaderCounts;
+using internal::ExecutablePath;
+using internal::FindElf;
+using internal::FindLocalDebuginfo;
+using internal::FindStandardDebuginfo;
 using internal::LibDw;
+using internal::LoadedModule;
+using internal::LoadedModules;
+using internal::LoaderCounts;
 
 // The spellings of std::string that demangling produces, and what people
 // write instead.
@@ -62,167 +67,6 @@ std::string Demangle(const char* name) {
     std::free(demangled);
   }
   return name;
-}
-
-// How many times the dynamic loader has loaded and unloaded objects. A
-// lookup that misses every module re-reads the module list only if this
-// changed since the last read.
-struct LoaderCounts {
-  unsigned long long adds = 0;
-  unsigned long long subs = 0;
-  bool operator==(const LoaderCounts& o) const {
-    return adds == o.adds && subs == o.subs;
-  }
-};
-
-LoaderCounts CurrentLoaderCounts() {
-  LoaderCounts counts;
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t size, void* data) {
-        auto* c = static_cast<LoaderCounts*>(data);
-        if (size >=
-            offsetof(dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
-          c->adds = info->dlpi_adds;
-          c->subs = info->dlpi_subs;
-        }
-        return 1;  // The counters are the same in every entry.
-      },
-      &counts);
-  return counts;
-}
-
-const std::string& ExecutablePath() {
-  static const std::string* path = [] {
-    char buf[PATH_MAX];
-    const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf));
-    return new std::string(buf, n > 0 ? n : 0);
-  }();
-  return *path;
-}
-
-// The descriptors libdw keeps for a module come from these callbacks; each
-// is registered as ours, so that the descriptor check never blames a test
-// for them (runtime/internal/own_fds.h).
-int FindElf(Dwfl_Module* mod, void** userdata, const char* modname,
-            Dwarf_Addr base, char** file_name, Elf** elfp) {
-  const int fd = internal::LoadLibDw()->dwfl_linux_proc_find_elf(
-      mod, userdata, modname, base, file_name, elfp);
-  internal::RegisterOwnFd(fd);
-  return fd;
-}
-
-int FindStandardDebuginfo(Dwfl_Module* mod, void** userdata,
-                          const char* modname, Dwarf_Addr base,
-                          const char* file_name, const char* debuglink_file,
-                          GElf_Word debuglink_crc, char** debuginfo_file_name) {
-  const int fd = internal::LoadLibDw()->dwfl_standard_find_debuginfo(
-      mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
-      debuginfo_file_name);
-  internal::RegisterOwnFd(fd);
-  return fd;
-}
-
-// libdw's debug-file lookup without the network: by build ID under
-// /usr/lib/debug, then by .gnu_debuglink in the places gdb looks. libdw
-// rejects a file whose build ID does not match the module's.
-int FindLocalDebuginfoFd(Dwfl_Module* mod, void** userdata, const char* modname,
-                         Dwarf_Addr base, const char* file_name,
-                         const char* debuglink_file, GElf_Word debuglink_crc,
-                         char** debuginfo_file_name) {
-  const LibDw* lib = internal::LoadLibDw();
-  int fd = lib->dwfl_build_id_find_debuginfo(
-      mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
-      debuginfo_file_name);
-  if (fd >= 0 || file_name == nullptr || debuglink_file == nullptr) return fd;
-  const absl::string_view file(file_name);
-  const size_t slash = file.rfind('/');
-  if (slash == absl::string_view::npos) return -1;
-  const absl::string_view dir = file.substr(0, slash);
-  for (const std::string& candidate :
-       {absl::StrCat(dir, "/", debuglink_file),
-        absl::StrCat(dir, "/.debug/", debuglink_file),
-        absl::StrCat("/usr/lib/debug", dir, "/", debuglink_file)}) {
-    if (candidate == file) continue;
-    fd = open(candidate.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      *debuginfo_file_name = strdup(candidate.c_str());
-      return fd;
-    }
-  }
-  errno = 0;  // "Nothing found" rather than an error.
-  return -1;
-}
-
-int FindLocalDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname,
-                       Dwarf_Addr base, const char* file_name,
-                       const char* debuglink_file, GElf_Word debuglink_crc,
-                       char** debuginfo_file_name) {
-  const int fd =
-      FindLocalDebuginfoFd(mod, userdata, modname, base, file_name,
-                           debuglink_file, debuglink_crc, debuginfo_file_name);
-  internal::RegisterOwnFd(fd);
-  return fd;
-}
-
-// One object of the dynamic loader's list, as libdw should see it.
-struct LoadedModule {
-  std::string name;  // An absolute path, or "[vdso: PID]".
-  uintptr_t start = 0;
-  uintptr_t end = 0;
-};
-
-// The loader's list, rather than /proc/self/maps (what
-// dwfl_linux_proc_report reads): libdw maps the ELF files it reads, and the
-// maps reader merges consecutive mappings of one file, so a second read of
-// the maps makes one module span a whole region of unrelated memory (the
-// executable's range swallowing later dlopen()ed libraries, for instance).
-std::vector<LoadedModule> LoadedModules() {
-  struct Context {
-    std::vector<LoadedModule> modules;
-    uintptr_t vdso;
-    bool first = true;
-  } context;
-  context.vdso = getauxval(AT_SYSINFO_EHDR);
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t, void* data) {
-        auto* c = static_cast<Context*>(data);
-        const bool main_program = c->first;
-        c->first = false;
-        uintptr_t start = UINTPTR_MAX;
-        uintptr_t end = 0;
-        for (int i = 0; i < info->dlpi_phnum; ++i) {
-          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-          if (ph.p_type != PT_LOAD) continue;
-          start = std::min<uintptr_t>(start, info->dlpi_addr + ph.p_vaddr);
-          end = std::max<uintptr_t>(end,
-                                    info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
-        }
-        if (start >= end) return 0;
-        const uintptr_t page = static_cast<uintptr_t>(getpagesize());
-        LoadedModule m;
-        m.start = start & ~(page - 1);
-        m.end = (end + page - 1) & ~(page - 1);
-        const char* name = info->dlpi_name;
-        if (c->vdso != 0 && m.start <= c->vdso && c->vdso < m.end) {
-          // libdw reads the vDSO from /proc/PID/mem under this name.
-          m.name = absl::StrCat("[vdso: ", getpid(), "]");
-        } else if (name == nullptr || name[0] == '\0') {
-          if (!main_program) return 0;
-          m.name = ExecutablePath();
-        } else if (name[0] == '/') {
-          m.name = name;
-        } else {
-          // dlopen() with a relative path; resolved against today's cwd.
-          char* path = realpath(name, nullptr);
-          if (path == nullptr) return 0;
-          m.name = path;
-          std::free(path);
-        }
-        c->modules.push_back(std::move(m));
-        return 0;
-      },
-      &context);
-  return std::move(context.modules);
 }
 
 // The module name of the kernel's vDSO in frames, as /proc/PID/maps says.

@@ -271,6 +271,22 @@ std::string JunitXml(
       Attr("name", "AllTests"), ">\n", suites, "</testsuites>\n");
 }
 
+int TestsNotRun(const ::testing::UnitTest& unit_test,
+                const absl::flat_hash_set<const ::testing::TestInfo*>& finished,
+                const ::testing::TestInfo* running) {
+  int not_run = 0;
+  for (int i = 0; i < unit_test.total_test_suite_count(); ++i) {
+    const ::testing::TestSuite& suite = *unit_test.GetTestSuite(i);
+    for (int j = 0; j < suite.total_test_count(); ++j) {
+      const ::testing::TestInfo* test = suite.GetTestInfo(j);
+      if (test->should_run() && test != running && !finished.contains(test)) {
+        ++not_run;
+      }
+    }
+  }
+  return not_run;
+}
+
 std::string MinimalJunitXml(absl::string_view suite, absl::string_view name,
                             absl::string_view message) {
   return absl::StrCat(

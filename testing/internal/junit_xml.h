@@ -41,6 +41,12 @@ std::string JunitXml(
     const absl::flat_hash_set<const ::testing::TestInfo*>& finished,
     const InterruptedTest& interrupted, absl::Time now);
 
+// How many tests of this iteration were to run and never will: those
+// JunitXml marks status="notrun".
+int TestsNotRun(const ::testing::UnitTest& unit_test,
+                const absl::flat_hash_set<const ::testing::TestInfo*>& finished,
+                const ::testing::TestInfo* running);
+
 // A report naming only one test, failed with `message`: what can be written
 // when nothing else can.
 std::string MinimalJunitXml(absl::string_view suite, absl::string_view name,

@@ -18,6 +18,7 @@
 #include "taskleak/runtime/timeline.h"
 #include "taskleak/testing/internal/ci_findings.h"
 #include "taskleak/testing/internal/report_files.h"
+#include "taskleak/testing/internal/test_name.h"
 #include "taskleak/testing/internal/test_state.h"
 
 namespace taskleak {
@@ -25,10 +26,6 @@ namespace internal {
 namespace {
 
 bool leaks_found = false;
-
-std::string TestName(const ::testing::TestInfo& test) {
-  return absl::StrCat(test.test_suite_name(), ".", test.name());
-}
 
 // The flag that would accept the leaked threads, at the frames that created
 // them; "" if no creation was recorded. Quoted for the shell when needed.

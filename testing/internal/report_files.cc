@@ -1,10 +1,10 @@
 #include "taskleak/testing/internal/report_files.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <fstream>
+#include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,22 +12,12 @@
 #include "absl/time/clock.h"
 #include "taskleak/runtime/flame_graph.h"
 #include "taskleak/runtime/internal/json_writer.h"
+#include "taskleak/runtime/internal/write_all.h"
 #include "taskleak/runtime/pprof_profile.h"
 
 namespace taskleak {
 namespace internal {
 namespace {
-
-absl::Status WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc | std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot write ", path, ": ", strerror(errno)));
-  }
-  return absl::OkStatus();
-}
 
 absl::Status MakeDir(const std::string& dir) {
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -38,6 +28,31 @@ absl::Status MakeDir(const std::string& dir) {
 }
 
 }  // namespace
+
+absl::Status WriteFile(const std::string& path, const std::string& contents) {
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+  }
+  const bool written = WriteAll(fd, contents.data(), contents.size());
+  const int write_errno = errno;
+  close(fd);
+  if (!written) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", strerror(write_errno)));
+  }
+  return absl::OkStatus();
+}
+
+// Creates the directories above `path`, as GoogleTest does for its reports.
+void MakeParentDirectories(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    mkdir(path.substr(0, slash).c_str(), 0755);
+  }
+}
 
 std::string SafeFileName(const std::string& name) {
   std::string safe = name;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "taskleak/leakcheck/leak_report.h"
@@ -29,6 +30,14 @@ absl::Status WriteThreadPictures(const std::string& base,
                                  absl::Span<const ThreadDump> threads,
                                  const std::string& title,
                                  const std::string& test);
+
+// Writes `contents` to `path`, replacing what was there, with write(2)
+// alone: the watchdog's forked child calls it too, where another thread's
+// copy of a stdio lock may be held for ever.
+absl::Status WriteFile(const std::string& path, const std::string& contents);
+
+// Creates the directories above `path`, as GoogleTest does for its reports.
+void MakeParentDirectories(const std::string& path);
 
 // `name` with the characters a file name cannot hold replaced by '_'.
 std::string SafeFileName(const std::string& name);

@@ -14,6 +14,7 @@
 #include "taskleak/sanitizers/heap_leaks.h"
 #include "taskleak/sanitizers/race_reports.h"
 #include "taskleak/testing/internal/ci_findings.h"
+#include "taskleak/testing/internal/test_name.h"
 #include "taskleak/testing/internal/test_state.h"
 
 namespace taskleak {
@@ -51,10 +52,6 @@ void TrimRunner(RaceReport* race) {
   for (RaceThread& thread : race->threads) TrimRunner(&thread.created_at);
   for (std::vector<SymbolizedFrame>& stack : race->stacks) TrimRunner(&stack);
   TrimRunner(&race->location_stack);
-}
-
-std::string TestName(const ::testing::TestInfo& test) {
-  return absl::StrCat(test.test_suite_name(), ".", test.name());
 }
 
 class SanitizerListener : public ::testing::EmptyTestEventListener {

@@ -1,10 +1,7 @@
 #include "taskleak/testing/internal/watchdog.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +18,7 @@
 #include "taskleak/runtime/dump.h"
 #include "taskleak/runtime/flame_graph.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/monotonic_clock.h"
 #include "taskleak/runtime/internal/write_all.h"
 #include "taskleak/runtime/pprof_profile.h"
 #include "taskleak/runtime/signal_dump.h"
@@ -29,6 +27,7 @@
 #include "taskleak/testing/internal/death_test_child.h"
 #include "taskleak/testing/internal/junit_xml.h"
 #include "taskleak/testing/internal/report_files.h"
+#include "taskleak/testing/internal/test_name.h"
 
 namespace taskleak {
 namespace internal {
@@ -68,12 +67,6 @@ Watchdog& W() {
   return *watchdog;
 }
 
-int64_t MonotonicNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * int64_t{1000000000} + ts.tv_nsec;
-}
-
 bool Limited(absl::Duration d) {
   return d > absl::ZeroDuration() && d != absl::InfiniteDuration();
 }
@@ -82,33 +75,18 @@ std::string Format(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
 }
 
-std::string TestName(const ::testing::TestInfo& test) {
-  return absl::StrCat(test.test_suite_name(), ".", test.name());
-}
-
 // write(2), not stdio: in the forked child another thread's copy of a
 // stdio lock may be held forever.
 void WriteAll(int fd, const std::string& text) {
   internal::WriteAll(fd, text.data(), text.size());
 }
 
-// Creates the directories above `path`, as GoogleTest does for its reports.
-void MakeParentDirectories(const std::string& path) {
-  for (size_t slash = path.find('/', 1); slash != std::string::npos;
-       slash = path.find('/', slash + 1)) {
-    mkdir(path.substr(0, slash).c_str(), 0755);
-  }
-}
-
-// Returns "" or what went wrong.
-std::string WriteFile(const std::string& path, const std::string& contents) {
+// Writes `contents` to `path` (report_files.h), creating the directories
+// above it. Returns "" or what went wrong.
+std::string WriteReport(const std::string& path, const std::string& contents) {
   MakeParentDirectories(path);
-  const int fd =
-      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::StrCat("cannot write ", path, ": ", strerror(errno));
-  WriteAll(fd, contents);
-  close(fd);
-  return "";
+  const absl::Status written = WriteFile(path, contents);
+  return written.ok() ? "" : std::string(written.message());
 }
 
 std::string Count(int n, absl::string_view what) {
@@ -214,18 +192,18 @@ std::string WriteIncidentFiles(const Incident& in) {
   const std::string base =
       absl::StrCat(W().options.report_dir, "/", ReportBaseName(in));
   const std::string path = base + ".txt";
-  std::string error = WriteFile(path, in.text);
+  std::string error = WriteReport(path, in.text);
   ThreadProfileOptions profile;
   profile.taken_at = in.dump.taken_at;
   if (error.empty()) {
-    error = WriteFile(base + "-threads.pb.gz",
-                      ThreadProfile(in.dump.threads, profile));
+    error = WriteReport(base + "-threads.pb.gz",
+                        ThreadProfile(in.dump.threads, profile));
   }
   FlameGraphOptions graph;
   graph.title = absl::StrCat(in.dump.threads.size(), " threads when ", in.what);
   if (error.empty()) {
-    error = WriteFile(base + "-threads.svg",
-                      ThreadFlameGraph(in.dump.threads, graph));
+    error = WriteReport(base + "-threads.svg",
+                        ThreadFlameGraph(in.dump.threads, graph));
   }
   return absl::StrCat(
       "taskleak: ", error.empty() ? absl::StrCat("report: ", path) : error,
@@ -236,7 +214,7 @@ std::string WriteIncidentFiles(const Incident& in) {
 std::string WriteIncidentTimeline(const Incident& in) {
   const std::string timeline =
       absl::StrCat(W().options.report_dir, "/taskleak-timeline.json");
-  const std::string failed = WriteFile(timeline, TimelineJsonAtDump(in.dump));
+  const std::string failed = WriteReport(timeline, TimelineJsonAtDump(in.dump));
   return absl::StrCat(
       "taskleak: ",
       failed.empty() ? absl::StrCat("timeline: ", timeline) : failed, "\n");
@@ -262,24 +240,6 @@ std::string WriteIncidentFindings(const Incident& in) {
                          options.report_dir);
 }
 
-// Tests of this iteration that were to run and never will.
-int TestsNotRun() {
-  const Watchdog& w = W();
-  const ::testing::UnitTest& unit_test = *::testing::UnitTest::GetInstance();
-  int not_run = 0;
-  for (int i = 0; i < unit_test.total_test_suite_count(); ++i) {
-    const ::testing::TestSuite& suite = *unit_test.GetTestSuite(i);
-    for (int j = 0; j < suite.total_test_count(); ++j) {
-      const ::testing::TestInfo* test = suite.GetTestInfo(j);
-      if (test->should_run() && test != w.current.test &&
-          !w.finished.contains(test)) {
-        ++not_run;
-      }
-    }
-  }
-  return not_run;
-}
-
 // The XML report GoogleTest was asked for, with the running test failed.
 // Returns the trailer's line.
 std::string WriteIncidentXml(const Incident& in) {
@@ -299,10 +259,11 @@ std::string WriteIncidentXml(const Incident& in) {
       absl::StrCat("not run: the process was ended ",
                    in.timeout ? absl::StrCat("when ", in.name, " timed out")
                               : absl::StrCat("by ", Describe(in.event.signo)));
-  const int not_run = TestsNotRun();
+  const int not_run =
+      TestsNotRun(*::testing::UnitTest::GetInstance(), w.finished, c.test);
   const std::string error =
-      WriteFile(w.xml_path, JunitXml(*::testing::UnitTest::GetInstance(),
-                                     w.finished, interrupted, absl::Now()));
+      WriteReport(w.xml_path, JunitXml(*::testing::UnitTest::GetInstance(),
+                                       w.finished, interrupted, absl::Now()));
   return absl::StrCat(
       "taskleak: ",
       error.empty()

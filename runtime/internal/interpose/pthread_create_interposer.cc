@@ -2,15 +2,12 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -19,9 +16,9 @@
 #include <utility>
 
 #include "absl/base/config.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/time/clock.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
+#include "taskleak/runtime/internal/interpose/creation_registry.h"
 #include "taskleak/runtime/internal/interpose/static_init_tracker.h"
 #include "taskleak/runtime/internal/unwind/libunwind.h"
 
@@ -140,144 +137,13 @@ const Forwarding& GetForwarding() {
 thread_local bool t_forwarding = false;
 
 // ---------------------------------------------------------------------------
-// The registry of live threads' origins.
+// Counting threads, and dropping each one's record as it ends (the records
+// themselves live in creation_registry.h).
 
-struct Registered {
-  std::shared_ptr<const CreationRecord> origin;
-  // InterposedCreateCalls() just after the thread's creation was counted.
-  uint64_t creation = 0;
-};
-
-using OriginMap = absl::flat_hash_map<pid_t, Registered>;
-
-struct Registry {
-  std::mutex mu;
-  OriginMap origins;
-  // Recorded creations whose thread has not registered yet: incremented by
-  // the creator before the thread exists, decremented under `mu` as the
-  // thread registers (or by the creator if creation failed). Read under
-  // `mu`, so that a reader who sees no start pending also sees every
-  // registration that preceded it. Relaxed: `mu` orders it, and no new
-  // synchronization between the program's threads is made.
-  std::atomic<int64_t> starts_pending{0};
-  // Set in a forked child: `origins` holds the parent's threads, none of
-  // which exist here. They are freed at the child's first registration,
-  // not in the fork handler, which must not touch the heap (a sanitizer's
-  // allocator may have been locked by another thread at fork time).
-  bool inherited = false;
-};
-
-std::atomic<Registry*> g_registry{nullptr};
 std::atomic<uint64_t> g_thread_starts{0};
 // Counted in the creator before the thread exists, so a count that has not
 // moved proves no thread was created through us meanwhile.
 std::atomic<uint64_t> g_create_calls{0};
-// Recorded threads that have ended (counted as their record is dropped).
-// Relaxed: a counter others only compare, never a synchronization point.
-std::atomic<uint64_t> g_thread_exits{0};
-// A futex word bumped with g_thread_exits, and how many checks wait on it:
-// an ending thread makes the wake-up call only while someone waits.
-std::atomic<uint32_t> g_exit_futex{0};
-std::atomic<int> g_exit_waiters{0};
-
-void CountExit() {
-  g_thread_exits.fetch_add(1, std::memory_order_relaxed);
-  g_exit_futex.fetch_add(1, std::memory_order_relaxed);
-  if (g_exit_waiters.load(std::memory_order_relaxed) > 0) {
-    syscall(SYS_futex, &g_exit_futex, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
-            nullptr, 0);
-  }
-}
-
-// Stack captures in progress. libunwind guards its caches with a mutex of
-// its own that fork() knows nothing about: a child forked while another
-// thread was unwinding would deadlock at its first capture. So fork waits
-// for captures to finish, and captures wait while a fork is pending.
-std::atomic<int> g_captures_in_progress{0};
-std::atomic<bool> g_fork_pending{false};
-
-void BeginCapture() {
-  for (;;) {
-    while (g_fork_pending.load()) sched_yield();
-    g_captures_in_progress.fetch_add(1);
-    if (!g_fork_pending.load()) return;
-    g_captures_in_progress.fetch_sub(1);
-  }
-}
-
-void EndCapture() { g_captures_in_progress.fetch_sub(1); }
-
-// fork() keeps only the calling thread: hold the registry's lock across it
-// so the child never inherits it locked, and disown the parent's threads in
-// the child.
-// Each handler hides itself from ThreadSanitizer, like all our bookkeeping
-// (see hidden_from_tsan.h): the lock must not order the program's threads.
-void BeforeFork() {
-  HiddenFromTsan hidden;
-  g_fork_pending.store(true);
-  while (g_captures_in_progress.load() != 0) sched_yield();
-  g_registry.load()->mu.lock();
-}
-
-void AfterForkInParent() {
-  HiddenFromTsan hidden;
-  g_registry.load()->mu.unlock();
-  g_fork_pending.store(false);
-}
-
-void AfterForkInChild() {
-  HiddenFromTsan hidden;
-  Registry* registry = g_registry.load();
-  registry->mu.unlock();
-  registry->inherited = true;
-  // Creations in flight belonged to threads that do not exist here.
-  registry->starts_pending.store(0, std::memory_order_relaxed);
-  g_captures_in_progress.store(0);
-  g_fork_pending.store(false);
-}
-
-// Never destroyed: threads may start and end during static destruction.
-Registry& GetRegistry() {
-  static Registry* const registry = [] {
-    auto* r = new Registry;
-    g_registry.store(r);
-    pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild);
-    return r;
-  }();
-  return *registry;
-}
-
-void Register(std::shared_ptr<const CreationRecord> origin, uint64_t creation) {
-  Registry& registry = GetRegistry();
-  // Freed after unlocking.
-  std::shared_ptr<const CreationRecord> replaced;
-  OriginMap inherited;
-  std::lock_guard<std::mutex> lock(registry.mu);
-  if (registry.inherited) {
-    inherited.swap(registry.origins);
-    registry.inherited = false;
-  }
-  Registered& slot = registry.origins[origin->tid];
-  // A stale entry can only be left by a thread that died without running
-  // its thread_local destructors; its tid has been reused.
-  replaced = std::move(slot.origin);
-  slot.origin = std::move(origin);
-  slot.creation = creation;
-  registry.starts_pending.fetch_sub(1, std::memory_order_relaxed);
-}
-
-void Unregister(const CreationRecord* origin) {
-  Registry& registry = GetRegistry();
-  std::shared_ptr<const CreationRecord> removed;  // Released after unlocking.
-  std::lock_guard<std::mutex> lock(registry.mu);
-  if (registry.inherited) return;
-  auto it = registry.origins.find(origin->tid);
-  if (it != registry.origins.end() && it->second.origin.get() == origin) {
-    removed = std::move(it->second.origin);
-    registry.origins.erase(it);
-  }
-  CountExit();
-}
 
 std::atomic<ThreadEndObserver> g_end_observer{nullptr};
 
@@ -299,16 +165,6 @@ class ExitHook {
 
 thread_local ExitHook t_exit_hook;
 
-// The registered record itself, shared with the registry. Call only inside
-// a HiddenFromTsan scope: its reference count is touched by many threads.
-std::shared_ptr<const CreationRecord> FindShared(pid_t tid) {
-  Registry& registry = GetRegistry();
-  std::lock_guard<std::mutex> lock(registry.mu);
-  if (registry.inherited) return nullptr;
-  auto it = registry.origins.find(tid);
-  return it == registry.origins.end() ? nullptr : it->second.origin;
-}
-
 // ---------------------------------------------------------------------------
 // Creating a record in the creator and handing it to the new thread.
 
@@ -319,15 +175,6 @@ struct PendingStart {
   std::shared_ptr<CreationRecord> origin;
   uint64_t creation;
 };
-
-// A recorded creation that will register no thread (it failed, or the
-// thread could not record itself).
-void StartSettled() {
-  HiddenFromTsan hidden;
-  Registry& registry = GetRegistry();
-  std::lock_guard<std::mutex> lock(registry.mu);
-  registry.starts_pending.fetch_sub(1, std::memory_order_relaxed);
-}
 
 // Registers the new thread and frees `pending`.
 void RegisterStartedThread(PendingStart* pending) {
@@ -507,32 +354,6 @@ void* ProbeStart(void*) {
 
 }  // namespace
 
-void VisitCreationRecord(pid_t tid,
-                         absl::FunctionRef<void(const CreationRecord*)> visit) {
-  HiddenFromTsan hidden;
-  std::shared_ptr<const CreationRecord> record = FindShared(tid);
-  visit(record.get());
-}
-
-std::vector<pid_t> ThreadsCreatedAfter(uint64_t create_calls) {
-  HiddenFromTsan hidden;
-  std::vector<pid_t> tids;
-  Registry& registry = GetRegistry();
-  std::lock_guard<std::mutex> lock(registry.mu);
-  if (registry.inherited) return tids;
-  for (const auto& [tid, entry] : registry.origins) {
-    if (entry.creation > create_calls) tids.push_back(tid);
-  }
-  return tids;
-}
-
-bool InterposedStartsPending() {
-  HiddenFromTsan hidden;
-  Registry& registry = GetRegistry();
-  std::lock_guard<std::mutex> lock(registry.mu);
-  return registry.starts_pending.load(std::memory_order_relaxed) > 0;
-}
-
 uint64_t InterposedCreateCalls() {
   HiddenFromTsan hidden;
   return g_create_calls.load(std::memory_order_seq_cst);
@@ -540,23 +361,6 @@ uint64_t InterposedCreateCalls() {
 
 void SetThreadEndObserver(ThreadEndObserver observer) {
   g_end_observer.store(observer);
-}
-
-uint64_t InterposedThreadExits() {
-  return g_thread_exits.load(std::memory_order_relaxed);
-}
-
-void WaitForInterposedThreadExit(uint64_t exits_seen, absl::Duration timeout) {
-  g_exit_waiters.fetch_add(1, std::memory_order_relaxed);
-  const uint32_t word = g_exit_futex.load(std::memory_order_relaxed);
-  // Relaxed, so no synchronization appears between the ending thread and
-  // the waiting one; a wake-up missed in between costs at most `timeout`.
-  if (g_thread_exits.load(std::memory_order_relaxed) == exits_seen) {
-    const timespec ts = absl::ToTimespec(timeout);
-    syscall(SYS_futex, &g_exit_futex, FUTEX_WAIT_PRIVATE, word, &ts, nullptr,
-            0);
-  }
-  g_exit_waiters.fetch_sub(1, std::memory_order_relaxed);
 }
 
 uint64_t InterposedThreadStarts() {

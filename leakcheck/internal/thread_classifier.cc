@@ -1,0 +1,182 @@
+#include "taskleak/leakcheck/internal/thread_classifier.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "taskleak/runtime/thread_origin.h"
+
+namespace taskleak {
+namespace internal {
+namespace {
+
+// A thread's name and creation stacks, without its current stack.
+ThreadDump NameAndCreatorsOf(const ThreadInfo& info) {
+  ThreadDump dump;
+  dump.info = info;
+  dump.stack_unavailable_reason = "not captured";
+  dump.created_by = CreatorsOf(info.id.tid);
+  return dump;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
+    const absl::flat_hash_set<pid_t>& before, bool last_poll) {
+  ++round_;
+  absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+  if (!tids.ok()) return tids.status();
+  std::vector<pid_t> alive;
+  std::vector<ThreadInfo> to_classify;
+  undecided_ = 0;
+  for (pid_t tid : *tids) {
+    if (before.contains(tid)) continue;
+    if (!last_poll && seen_once_.insert(tid).second) {
+      unclassified_ = true;
+      ++undecided_;
+      continue;
+    }
+    absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid);
+    if (absl::IsNotFound(info.status())) continue;  // exited just now
+    if (!info.ok()) return info.status();
+    auto it = candidates_.find(tid);
+    if (it == candidates_.end() || !it->second.settled ||
+        it->second.dump.info.name != info->name) {
+      to_classify.push_back(*std::move(info));
+    } else {
+      it->second.dump.info = *std::move(info);
+    }
+    alive.push_back(tid);
+  }
+  if (!to_classify.empty()) Classify(to_classify);
+  std::sort(alive.begin(), alive.end());
+  std::vector<pid_t> blamed;
+  std::vector<int> matches(rules_.size(), 0);
+  for (pid_t tid : alive) {
+    const Candidate& c = candidates_.at(tid);
+    // A verdict that may still change must not end the wait early.
+    if (!c.settled) unclassified_ = true;
+    bool accepted = c.singleton && !options_.strict_singletons;
+    if (!accepted && c.rule >= 0) {
+      const int allowed = rules_[c.rule].tolerance();
+      accepted = allowed < 0 || ++matches[c.rule] <= allowed;
+    }
+    if (!accepted || !c.settled) ++undecided_;
+    if (!accepted) blamed.push_back(tid);
+  }
+  return blamed;
+}
+
+std::vector<std::string> Checker::Notes() const {
+  std::vector<std::string> notes;
+  if (options_.strict_singletons) return notes;
+  for (const auto& [tid, c] : candidates_) {
+    if (!c.singleton) continue;
+    absl::StatusOr<ThreadInfo> now = ReadThreadInfo(tid);
+    notes.push_back(absl::StrFormat(
+        "thread %d \"%s\" was started by a lazily initialized singleton "
+        "and lives as long as the process; it is not blamed (strict "
+        "singletons would blame it)",
+        tid, now.ok() ? now->name : c.dump.info.name));
+  }
+  return notes;
+}
+
+absl::StatusOr<std::vector<ThreadDump>> Checker::ReportDumps(
+    absl::Span<const pid_t> tids) const {
+  std::vector<ThreadDump> dumps(tids.size());
+  std::vector<ThreadInfo> to_capture;
+  std::vector<size_t> slots;
+  for (size_t i = 0; i < tids.size(); ++i) {
+    const Candidate& c = candidates_.at(tids[i]);
+    if (c.captured && c.round == round_) {
+      dumps[i] = c.dump;
+    } else {
+      to_capture.push_back(c.dump.info);
+      slots.push_back(i);
+    }
+  }
+  if (to_capture.empty()) return dumps;
+  absl::StatusOr<std::vector<ThreadDump>> captured =
+      DumpThreads(to_capture, options_.dump);
+  if (!captured.ok()) return captured.status();
+  for (size_t j = 0; j < slots.size() && j < captured->size(); ++j) {
+    dumps[slots[j]] = std::move((*captured)[j]);
+  }
+  return dumps;
+}
+
+void Checker::GatherRules() {
+  if (rules_gathered_) return;
+  rules_gathered_ = true;
+  rules_ = options_.ignore;
+  for (const IgnoreRule& rule : rules_) {
+    user_rules_need_stack_ = user_rules_need_stack_ || rule.NeedsStack();
+  }
+  if (options_.builtin_ignores) {
+    static const std::vector<IgnoreRule>* builtins =
+        new std::vector<IgnoreRule>(BuiltinIgnoreRules());
+    rules_.insert(rules_.end(), builtins->begin(), builtins->end());
+  }
+}
+
+bool Checker::NeedsStack(const ThreadInfo& info) const {
+  if (user_rules_need_stack_) return true;
+  if (!options_.builtin_ignores) return false;
+  return !ThreadOriginsRecorded() || CreationOf(info.id.tid) == nullptr;
+}
+
+void Checker::Classify(const std::vector<ThreadInfo>& threads) {
+  GatherRules();
+  std::vector<ThreadInfo> to_capture;
+  // The threads were listed before this: with no start pending now, one
+  // without an origin will never get one.
+  const bool origins_final = !ThreadOriginsRecorded() || !ThreadStartsPending();
+  // Each with whether it holds a capture.
+  std::vector<std::pair<ThreadDump, bool>> dumps;
+  for (const ThreadInfo& info : threads) {
+    if (NeedsStack(info)) {
+      to_capture.push_back(info);
+      continue;
+    }
+    dumps.emplace_back(NameAndCreatorsOf(info), false);
+  }
+  if (!to_capture.empty()) {
+    absl::StatusOr<std::vector<ThreadDump>> captured =
+        DumpThreads(to_capture, options_.dump);
+    for (size_t i = 0; i < to_capture.size(); ++i) {
+      if (captured.ok() && i < captured->size()) {
+        dumps.emplace_back(std::move((*captured)[i]), true);
+      } else {
+        // Rules on stacks then never match.
+        dumps.emplace_back(NameAndCreatorsOf(to_capture[i]), false);
+      }
+    }
+  }
+  for (auto& [dump, captured] : dumps) {
+    Candidate c;
+    c.captured = captured;
+    c.round = round_;
+    for (int i = 0; i < static_cast<int>(rules_.size()); ++i) {
+      if (rules_[i].Matches(dump)) {
+        c.rule = i;
+        break;
+      }
+    }
+    c.singleton = StartedBySingleton(dump);
+    const bool origin_final = !dump.created_by.empty() || origins_final;
+    // A thread a rule accepts is decided at once, unless its origin may
+    // still appear: it is never waited for, however long it lives.
+    c.settled = (c.rule >= 0 && origin_final) ||
+                ((!NeedsStack(dump.info) || dump.stack_available) &&
+                 (!ThreadOriginsRecorded() || !dump.created_by.empty()));
+    const pid_t tid = dump.info.id.tid;
+    c.dump = std::move(dump);
+    candidates_.insert_or_assign(tid, std::move(c));
+  }
+}
+
+}  // namespace internal
+}  // namespace taskleak
