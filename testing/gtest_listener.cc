@@ -23,6 +23,7 @@
 #include "taskleak/sanitizers/heap_leaks.h"
 #include "taskleak/sanitizers/race_reports.h"
 #include "taskleak/testing/flags.h"
+#include "taskleak/testing/internal/ci_findings_listener.h"
 #include "taskleak/testing/internal/death_test_child.h"
 #include "taskleak/testing/internal/leak_listener.h"
 #include "taskleak/testing/internal/sanitizer_listener.h"
@@ -56,7 +57,6 @@ internal::LeakListenerOptions LeakOptions(
   leak.check.on_wait = &internal::WatchdogLeakCheckWaiting;
   leak.on_check_start = &internal::WatchdogLeakCheckStarted;
   leak.report_dir = options.report_dir;
-  leak.github_annotations = options.github_annotations;
   leak.timeline = options.timeline;
   return leak;
 }
@@ -101,7 +101,13 @@ void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
   ThreadOriginsRecorded();
   ::testing::TestEventListeners& listeners =
       ::testing::UnitTest::GetInstance()->listeners();
-  // First: its OnTestStart runs before the others', its OnTestEnd after.
+  // First of all: its OnTestProgramEnd runs after everyone has recorded.
+  if (options.mode != Mode::kOff) {
+    listeners.Append(internal::MakeCiFindingsListener(
+                         options.github_annotations, options.report_dir)
+                         .release());
+  }
+  // Then: its OnTestStart runs before the others', its OnTestEnd after.
   listeners.Append(internal::MakeTestStateListener().release());
   // Before the thread check: its OnTestEnd runs after the thread check's.
   if (std::unique_ptr<::testing::TestEventListener> sanitizer =

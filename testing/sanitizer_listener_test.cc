@@ -129,6 +129,29 @@ TEST(SanitizerListenerTest, RaceOutsideAnyTestFailsTheProgram) {
       << r.output;
 }
 
+// A race found after the last test (here in a global environment's
+// tear-down) reaches the CI annotations too: they are written after every
+// listener's end of the program.
+TEST(SanitizerListenerTest, RaceAfterTheLastTestIsAnnotated) {
+  REQUIRE_TSAN();
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=Races.LockedCounter"},
+               {"SANITIZER_SUITE_RACE_AT_TEARDOWN=1", "GITHUB_ACTIONS=true",
+                kTsanOwnStatusOff});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("taskleak: data race outside any test (after "
+                              "the last test): "),
+                    HasSubstr("::error "), HasSubstr("data race")))
+      << r.output;
+  // The twin: no race, no annotation.
+  internal::ProcessResult quiet =
+      RunSuite({"--gtest_filter=Races.LockedCounter"},
+               {"GITHUB_ACTIONS=true", kTsanOwnStatusOff});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.output;
+  EXPECT_THAT(quiet.output, Not(HasSubstr("::error "))) << quiet.output;
+}
+
 TEST(SanitizerListenerTest, RacesOnlyWarnInWarnModeAndAreOffOnRequest) {
   REQUIRE_TSAN();
   internal::ProcessResult warn = RunSuite(

@@ -229,13 +229,9 @@ void LeakCheckListener::Report(const char* file, int line,
 
 void LeakCheckListener::OnTestProgramEnd(const ::testing::UnitTest&) {
   if (options_.timeline) WriteTimeline();
-  if (options_.off) return;
-  // Leaks, races and heap leaks of every test, the most important first.
-  fflush(stdout);
-  const std::string error = WriteCiFindings(
-      RecordedFindings(), options_.github_annotations, options_.report_dir);
-  if (!error.empty()) fprintf(stderr, "taskleak: %s", error.c_str());
-  if (options_.report_dir.empty()) return;
+  // The CI findings are written after every listener's end: see
+  // ci_findings_listener.h.
+  if (options_.off || options_.report_dir.empty()) return;
   absl::Status status = WriteSummaryFiles(options_.report_dir, leaks_);
   if (!status.ok()) {
     fprintf(stderr, "taskleak: %s\n", std::string(status.message()).c_str());

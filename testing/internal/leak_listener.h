@@ -31,7 +31,6 @@ struct LeakListenerOptions {
   void (*on_check_start)() = nullptr;
   // Where report files go; empty: none.
   std::string report_dir;
-  bool github_annotations = false;
   // Per-test scopes in the timeline, written at the end
   // (report_dir/taskleak-timeline.json).
   bool timeline = false;

@@ -115,4 +115,21 @@ const bool raced_at_start = [] {
   return true;
 }();
 
+// A race in a global environment's tear-down: after the last test.
+Counter teardown_counter;
+class RaceAtTearDown : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::thread worker([] { BumpUnlocked(&teardown_counter); });
+    BumpUnlocked(&teardown_counter);
+    worker.join();
+  }
+};
+const bool raced_at_teardown = [] {
+  const char* race = getenv("SANITIZER_SUITE_RACE_AT_TEARDOWN");
+  if (race == nullptr || strcmp(race, "1") != 0) return false;
+  ::testing::AddGlobalTestEnvironment(new RaceAtTearDown);
+  return true;
+}();
+
 }  // namespace
