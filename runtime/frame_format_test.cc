@@ -25,17 +25,17 @@ const SymbolizedFrame kUser =
 const SymbolizedFrame kStd =
     Frame("std::condition_variable::wait(std::unique_lock<std::mutex>&)",
           "/usr/include/c++/12/condition_variable");
-const SymbolizedFrame kLibc =
-    Frame("start_thread", "./nptl/pthread_create.c",
-          "/lib/x86_64-linux-gnu/libc.so.6");
+const SymbolizedFrame kLibc = Frame("start_thread", "./nptl/pthread_create.c",
+                                    "/lib/x86_64-linux-gnu/libc.so.6");
 
 TEST(FrameFormatTest, UserFrameIsKeptAndLibraryFramesAreNot) {
   EXPECT_FALSE(IsLibraryFrame(kUser));
   EXPECT_TRUE(IsLibraryFrame(kStd));
   EXPECT_TRUE(IsLibraryFrame(kLibc));
-  EXPECT_TRUE(IsLibraryFrame(Frame("void std::call_once<void (&)()>("
-                                   "std::once_flag&, void (&)())",
-                                   "app/x.cc")));
+  EXPECT_TRUE(
+      IsLibraryFrame(Frame("void std::call_once<void (&)()>("
+                           "std::once_flag&, void (&)())",
+                           "app/x.cc")));
   EXPECT_TRUE(IsLibraryFrame(Frame("testing::Test::Run()", "gtest.cc")));
   // A header of the user's in a Bazel workspace is the user's; glibc's
   // relative sources are not.
@@ -73,9 +73,9 @@ TEST(FrameFormatTest, ThreadCreationAndPlumbingFramesAreRecognized) {
   EXPECT_FALSE(IsThreadCreationFrame(kUser));
   EXPECT_FALSE(IsThreadCreationFrame(Frame("app::pthread_create_pool()")));
 
-  EXPECT_TRUE(IsThreadPlumbingFrame(Frame(
-      "std::thread::_State_impl<std::thread::_Invoker<std::tuple<void "
-      "(*)()> > >::_M_run()")));
+  EXPECT_TRUE(IsThreadPlumbingFrame(
+      Frame("std::thread::_State_impl<std::thread::_Invoker<std::tuple<void "
+            "(*)()> > >::_M_run()")));
   EXPECT_TRUE(IsThreadPlumbingFrame(kLibc));
   EXPECT_TRUE(IsThreadPlumbingFrame(Frame("clone3")));
   EXPECT_FALSE(IsThreadPlumbingFrame(kUser));
@@ -86,8 +86,8 @@ TEST(FrameFormatTest, RunOnceFramesAreRecognizedWithOrWithoutReturnType) {
   EXPECT_TRUE(IsRunOnceFrame(Frame("__pthread_once_slow")));
   EXPECT_TRUE(IsRunOnceFrame(Frame("pthread_once")));
   // Demangled template instances carry their return type.
-  EXPECT_TRUE(IsRunOnceFrame(Frame(
-      "void std::call_once<void (&)()>(std::once_flag&, void (&)())")));
+  EXPECT_TRUE(IsRunOnceFrame(
+      Frame("void std::call_once<void (&)()>(std::once_flag&, void (&)())")));
   EXPECT_FALSE(IsRunOnceFrame(kUser));
   EXPECT_FALSE(IsRunOnceFrame(Frame("app::call_once_more()")));
 }
@@ -128,9 +128,9 @@ TEST(FrameFormatTest, LibraryRunsFoldAndUserFramesStay) {
 
 TEST(FrameFormatTest, InnermostLibraryFramesStayOnlyWhenAsked) {
   const std::vector<SymbolizedFrame> frames = {kStd, kLibc, kUser};
-  EXPECT_THAT(FrameLines(frames, 10, /*keep_innermost=*/true),
-              ElementsAre(FormatFrame(kStd), FormatFrame(kLibc),
-                          FormatFrame(kUser)));
+  EXPECT_THAT(
+      FrameLines(frames, 10, /*keep_innermost=*/true),
+      ElementsAre(FormatFrame(kStd), FormatFrame(kLibc), FormatFrame(kUser)));
   EXPECT_THAT(FrameLines(frames, 10, /*keep_innermost=*/false),
               ElementsAre("... 2 frames in libraries", FormatFrame(kUser)));
 }
@@ -139,9 +139,9 @@ TEST(FrameFormatTest, FramesPastTheLimitAreCountedNotShown) {
   const std::vector<SymbolizedFrame> frames = {kUser, kUser, kUser};
   EXPECT_THAT(FrameLines(frames, 1, false),
               ElementsAre(FormatFrame(kUser), "... 2 more frames"));
-  EXPECT_THAT(FrameLines(frames, 3, false),
-              ElementsAre(FormatFrame(kUser), FormatFrame(kUser),
-                          FormatFrame(kUser)));
+  EXPECT_THAT(
+      FrameLines(frames, 3, false),
+      ElementsAre(FormatFrame(kUser), FormatFrame(kUser), FormatFrame(kUser)));
   EXPECT_EQ(MoreFramesLine(7), "... 7 more frames");
 }
 

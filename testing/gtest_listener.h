@@ -42,8 +42,9 @@
 //     taskleak's ("taskleak-timer") and threads blocked where TSan delivers
 //     no signal (read(), pthread_mutex_lock) are listed without a stack;
 //     SIGTERM and SIGQUIT keep their default actions. A test thread that
-//     blocks every signal is never interrupted; SetUpTestSuite, TearDownTestSuite and global environments
-//     are not timed; a death-test child that hangs is left running.
+//     blocks every signal is never interrupted; SetUpTestSuite,
+//     TearDownTestSuite and global environments are not timed; a death-test
+//     child that hangs is left running.
 
 #ifndef TASKLEAK_TESTING_GTEST_LISTENER_H_
 #define TASKLEAK_TESTING_GTEST_LISTENER_H_

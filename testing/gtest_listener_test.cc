@@ -235,9 +235,9 @@ TEST(GoogleTestListenerTest, FdCheckReportsTheTestsOwnDescriptors) {
 // child starts nothing of ours (on main it loaded libunwind and installed
 // the SIGTERM/SIGQUIT dump handlers). The parent's checks are unchanged.
 TEST(GoogleTestListenerTest, DeathTestChildStartsNothingParentStillChecks) {
-  absl::StatusOr<internal::ProcessResult> result =
-      internal::RunProcess({"testing/testdata/death_suite", "--taskleak_grace=300ms",
-                            "--taskleak_test_timeout=60s"});
+  absl::StatusOr<internal::ProcessResult> result = internal::RunProcess(
+      {"testing/testdata/death_suite", "--taskleak_grace=300ms",
+       "--taskleak_test_timeout=60s"});
   ASSERT_TRUE(result.ok()) << result.status();
   const internal::ProcessResult& r = *result;
   EXPECT_EQ(r.exit_code, 1) << r.output;
