@@ -95,6 +95,7 @@ void ReportInChild(const emergency::Trigger& trigger,
     const pid_t tid = capture.thread(i).tid;
     absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid, list);
     if (info.ok()) {
+      if (capture.thread(i).state != '?') info->state = capture.thread(i).state;
       threads.push_back(*std::move(info));
     } else {
       ThreadInfo& unknown = threads.emplace_back();

@@ -62,10 +62,12 @@ void ThreadCapture::Add(pid_t tid, int task_dir_fd, void* ucontext) {
   TaskStatus status;
   if (tid != self_ && task_dir_fd >= 0 &&
       ReadTaskStatusInto(task_dir_fd, tid, status_, sizeof(status_), &status) ==
-          0 &&
-      HasSignal(status.blocked, signal_)) {
-    thread.outcome = Outcome::kBlocked;
-    return;
+          0) {
+    thread.state = status.state;
+    if (HasSignal(status.blocked, signal_)) {
+      thread.outcome = Outcome::kBlocked;
+      return;
+    }
   }
   thread.slot = slots_.ArmSlot(max_frames_);
   if (thread.slot < 0) return;  // no answer

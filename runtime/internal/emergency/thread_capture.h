@@ -33,6 +33,9 @@ struct CapturedThread {
   Outcome outcome = Outcome::kNoAnswer;
   int error = 0;  // errno of a failed send
   int slot = -1;  // while a stack is expected, and once answered
+  // Scheduler state letter read just before the request ('?' if unread):
+  // answering wakes the thread, so /proc read afterwards says "running".
+  char state = '?';
 };
 
 class ThreadCapture {

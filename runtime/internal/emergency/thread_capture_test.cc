@@ -3,7 +3,10 @@
 
 #include "taskleak/runtime/internal/emergency/thread_capture.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -102,6 +105,53 @@ TEST(ThreadCaptureTest, CapturesAnsweringThreadsAndNamesTheOthers) {
   ASSERT_GE(k, 0);
   EXPECT_EQ(c->thread(k).outcome, Outcome::kAnswered);
   EXPECT_TRUE(c->Frames(k).empty());
+}
+
+// The scheduler state of /proc/PID/task/TID/stat, or '?'.
+char StateOf(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return '?';
+  char buf[512];
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return '?';
+  buf[n] = 0;
+  const char* paren = strrchr(buf, ')');
+  return paren != nullptr && paren[1] == ' ' ? paren[2] : '?';
+}
+
+// A thread asleep in read(2) is recorded asleep: its state is read before
+// the request, which wakes it (read afterwards it often says "running").
+TEST(ThreadCaptureTest, RecordsEachThreadsStateBeforeAskingIt) {
+  const LibUnwind* lib = LoadLibUnwind();
+  if (lib == nullptr) GTEST_SKIP() << "no libunwind: " << LibUnwindError();
+  static ThreadCapture* c = new ThreadCapture;
+  capture = c;
+  ASSERT_EQ(c->Reserve(lib, 64, 16), 0);
+  const int signal = InstallRequestHandler();
+  ASSERT_NE(signal, 0) << "no free real-time signal";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::atomic<pid_t> tid{0};
+  std::thread reader([&] {
+    tid = gettid();
+    char byte;
+    while (read(fds[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+  });
+  while (tid == 0 || StateOf(tid) != 'S') usleep(1000);
+  c->CaptureAll(signal, nullptr, MonotonicNanos() + 5 * kNanosPerSecond);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  reader.join();
+  close(fds[0]);
+  close(fds[1]);
+
+  const int i = IndexOf(*c, tid);
+  ASSERT_GE(i, 0);
+  EXPECT_EQ(c->thread(i).outcome, Outcome::kAnswered);
+  EXPECT_EQ(c->thread(i).state, 'S');
 }
 
 // More threads than reserved: the rest are counted, not captured.
