@@ -121,6 +121,7 @@ void WriteFramesJson(absl::string_view key,
     w->Field("module", f.module);
     w->Field("module_offset", absl::StrFormat("0x%x", f.module_offset));
     w->Field("inlined", f.inlined);
+    w->Field("names_only", f.names_only);
     w->EndObject();
   }
   w->EndArray();

@@ -21,7 +21,12 @@
 //          "creator_tid": int, "creation_stack": [Frame...],
 //          "frames_omitted": int}
 //   Frame: {"pc": "0x...", "function": str, "file": str, "line": int,
-//           "module": str, "module_offset": "0x...", "inlined": bool}
+//           "module": str, "module_offset": "0x...", "inlined": bool,
+//           "names_only": bool}
+//   "names_only" marks library frames named from the symbol table alone,
+//   without "file", "line" or inlined frames (SymbolizerOptions::
+//   library_lines; --taskleak_symbolize=all in tests): by default, frames
+//   in system libraries and GoogleTest. The program's frames have lines.
 // In JSON, grouped threads appear once, with their companions in "group".
 
 #ifndef TASKLEAK_RUNTIME_DUMP_H_

@@ -52,7 +52,8 @@ void ExpectFramesFields(const JsonValue& object, absl::string_view stack_key,
                   {"line", JsonValue::kNumber},
                   {"module", JsonValue::kString},
                   {"module_offset", JsonValue::kString},
-                  {"inlined", JsonValue::kBool}},
+                  {"inlined", JsonValue::kBool},
+                  {"names_only", JsonValue::kBool}},
                  absl::StrCat(where, ".", stack_key, "[", i, "]"));
     const JsonValue* pc = frames->items[i].Get("pc");
     if (pc != nullptr) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "taskleak/runtime/internal/library_code.h"
 
 namespace taskleak {
 namespace {
@@ -48,17 +49,9 @@ bool IsLibraryFrame(const SymbolizedFrame& frame) {
                      "__clone", "__libc_start", "_start", "__GI_", "__"})) {
     return true;
   }
-  if (absl::StartsWith(frame.file, "/usr/") ||
-      absl::StrContains(frame.file, "external/com_google_googletest/")) {
+  if (internal::IsSystemModule(frame.module) ||
+      internal::IsLibrarySource(frame.file, frame.module)) {
     return true;
-  }
-  // Relative names: glibc's sources ("./nptl/...", "../sysdeps/...") but
-  // also the user's own headers in a Bazel workspace ("./pkg/header.h"). Only
-  // the module tells them apart.
-  if (absl::StartsWith(frame.file, "./") ||
-      absl::StartsWith(frame.file, "../")) {
-    return frame.module.empty() || absl::StartsWith(frame.module, "/usr/") ||
-           absl::StartsWith(frame.module, "/lib");
   }
   // No source file: a system library without debug info, or our main.
   if (frame.file.empty())

@@ -5,6 +5,7 @@
 #include <link.h>
 #include <sys/auxv.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "taskleak/runtime/internal/debuginfo_lookup.h"
 #include "taskleak/runtime/internal/libdw.h"
+#include "taskleak/runtime/internal/library_code.h"
 #include "taskleak/runtime/internal/loaded_modules.h"
 #include "taskleak/runtime/internal/own_fds.h"
 
@@ -142,6 +144,7 @@ struct Symbolizer::Impl {
   bool ReportModules() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   bool SymbolizeWithDwfl(uintptr_t pc, std::vector<SymbolizedFrame>* frames)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  bool IsLibraryCode(Dwfl_Module* mod, const SymbolizedFrame& base);
   // The steps of SymbolizeWithDwfl.
   Dwfl_Module* ModuleOf(uintptr_t pc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   SymbolizedFrame ModuleFrame(Dwfl_Module* mod, uintptr_t pc);
@@ -337,12 +340,34 @@ Symbolizer::Impl::Scopes Symbolizer::Impl::EnclosingFunctions(Dwfl_Module* mod,
   return scopes;
 }
 
+// Whether `base.pc` is library code: in a system module (whose DWARF is
+// then never opened), or in a compilation unit of a library source.
+bool Symbolizer::Impl::IsLibraryCode(Dwfl_Module* mod,
+                                     const SymbolizedFrame& base) {
+  if (internal::IsSystemModule(base.module)) return true;
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = lib->dwfl_module_addrdie(mod, base.pc, &bias);
+  Dwarf_Attribute name;
+  if (cu == nullptr || lib->dwarf_attr(cu, DW_AT_name, &name) == nullptr) {
+    return false;
+  }
+  return internal::IsLibrarySource(SourcePath(lib->dwarf_formstring(&name)),
+                                   base.module);
+}
+
 bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
                                          std::vector<SymbolizedFrame>* frames) {
   Dwfl_Module* mod = ModuleOf(pc);
   if (mod == nullptr) return false;
   const SymbolizedFrame base = ModuleFrame(mod, pc);
   const std::string symbol = SymbolName(mod, pc);
+  if (!options.library_lines && IsLibraryCode(mod, base)) {
+    SymbolizedFrame frame = base;
+    frame.function = symbol;
+    frame.names_only = true;
+    frames->push_back(std::move(frame));
+    return true;
+  }
   int line = 0;
   const std::string file = LineTableLocation(mod, pc, &line);
   Scopes scopes = EnclosingFunctions(mod, pc);
@@ -458,9 +483,28 @@ SymbolizerStats Symbolizer::Stats() {
   return impl_->stats;
 }
 
+namespace {
+
+// Written only before the default symbolizer exists.
+SymbolizerOptions* default_options = nullptr;
+std::atomic<bool> default_created{false};
+
+}  // namespace
+
 Symbolizer& DefaultSymbolizer() {
-  static Symbolizer* const symbolizer = new Symbolizer();
+  static Symbolizer* const symbolizer = [] {
+    default_created.store(true);
+    return default_options != nullptr ? new Symbolizer(*default_options)
+                                      : new Symbolizer();
+  }();
   return *symbolizer;
+}
+
+bool SetDefaultSymbolizerOptions(const SymbolizerOptions& options) {
+  if (default_created.load()) return false;
+  if (default_options == nullptr) default_options = new SymbolizerOptions;
+  *default_options = options;
+  return true;
 }
 
 std::string SymbolizerLimitations() {

@@ -59,11 +59,15 @@ struct SymbolizedFrame {
   uintptr_t module_offset = 0;
   // True for a frame that was inlined into the next frame of the same pc.
   bool inlined = false;
+  // True if only the symbol table was read (library code, see
+  // SymbolizerOptions::library_lines): no file:line, no inlined frames.
+  bool names_only = false;
 
   friend bool operator==(const SymbolizedFrame& a, const SymbolizedFrame& b) {
     return a.pc == b.pc && a.function == b.function && a.file == b.file &&
            a.line == b.line && a.module == b.module &&
-           a.module_offset == b.module_offset && a.inlined == b.inlined;
+           a.module_offset == b.module_offset && a.inlined == b.inlined &&
+           a.names_only == b.names_only;
   }
   friend bool operator!=(const SymbolizedFrame& a, const SymbolizedFrame& b) {
     return !(a == b);
@@ -82,6 +86,15 @@ struct SymbolizerOptions {
   // /usr/lib/debug by build ID, .gnu_debuglink next to the module or under
   // /usr/lib/debug) are always used.
   bool debuginfod = false;
+  // Read DWARF for library code too. Off by default: code in system
+  // libraries (runtime/internal/library_code.h: libc, libstdc++, ...) and in
+  // compilation units of library sources (GoogleTest's) gets its name from
+  // the symbol table, without file:line or inlined frames. Reports fold
+  // such frames into "... N frames in libraries", and skipping their DWARF
+  // skips the costliest part of a cold report (libc's compressed debug file
+  // alone takes about 60 ms to inflate). The program's own compilation
+  // units always get full DWARF, inlined library frames included.
+  bool library_lines = false;
   // The cache holds at most this many lookup addresses; when it is full it
   // starts over empty. 0 turns caching off.
   size_t max_cached_addresses = size_t{1} << 16;
@@ -137,9 +150,15 @@ class Symbolizer {
   std::unique_ptr<Impl> impl_;
 };
 
-// A process-wide symbolizer with default options, created on first use and
-// never destroyed, so its cache lives as long as the process. Thread-safe.
+// A process-wide symbolizer, created on first use and never destroyed, so
+// its cache lives as long as the process. Thread-safe.
 Symbolizer& DefaultSymbolizer();
+
+// Sets the options DefaultSymbolizer() is created with (default options
+// otherwise). Returns false, and changes nothing, if it exists already.
+// Call it before anything symbolizes (from main, say), not concurrently
+// with DefaultSymbolizer().
+bool SetDefaultSymbolizerOptions(const SymbolizerOptions& options);
 
 // Empty if libdw can be loaded, else one line explaining what symbolized
 // stacks will lack and why. Loads libdw if it is not loaded yet.

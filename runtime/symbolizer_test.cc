@@ -219,6 +219,55 @@ TEST(SymbolizerTest, LibcAddressGetsNameAndModule) {
   EXPECT_THAT(FormatFrame(frames[0]), StartsWith(frames[0].function));
 }
 
+// Library code is named from the symbol table alone, unless asked: its
+// frames are folded in reports, and libc's DWARF is the costliest to read.
+TEST(SymbolizerTest, LibraryCodeGetsNamesOnlyUnlessAskedForLines) {
+  const uintptr_t pc = LibcAddress();
+  ASSERT_NE(pc, 1u);
+  const std::vector<SymbolizedFrame> fast = Symbolizer().Symbolize(pc);
+  ASSERT_THAT(fast, SizeIs(1)) << ::testing::PrintToString(Describe(fast));
+  EXPECT_TRUE(fast[0].names_only);
+  EXPECT_THAT(fast[0].function, HasSubstr("getpid"));
+  EXPECT_EQ(fast[0].file, "");
+  EXPECT_EQ(fast[0].line, 0);
+
+  SymbolizerOptions all;
+  all.library_lines = true;
+  const std::vector<SymbolizedFrame> full = Symbolizer(all).Symbolize(pc);
+  ASSERT_FALSE(full.empty());
+  EXPECT_FALSE(full.back().names_only);
+  EXPECT_EQ(full.back().module, fast[0].module);
+  if (full.back().file.empty()) {
+    GTEST_SKIP() << "no DWARF for libc here (libc6-dbg not installed): "
+                 << Describe(full.back());
+  }
+  EXPECT_GT(full.back().line, 0) << Describe(full.back());
+}
+
+// GoogleTest's compilation units are library code wherever they are linked
+// (into this test binary, or a shared object), the test's own are not.
+TEST(SymbolizerTest, GoogleTestFramesGetNamesOnlyTheTestsOwnGetLines) {
+  const uintptr_t gtest =
+      reinterpret_cast<uintptr_t>(&::testing::UnitTest::GetInstance) + 1;
+  const std::vector<SymbolizedFrame> frames = Symbolizer().Symbolize(gtest);
+  ASSERT_THAT(frames, SizeIs(1)) << ::testing::PrintToString(Describe(frames));
+  EXPECT_TRUE(frames[0].names_only) << Describe(frames[0]);
+  EXPECT_THAT(frames[0].function, HasSubstr("testing::UnitTest::GetInstance"));
+
+  SymbolizerOptions all;
+  all.library_lines = true;
+  const std::vector<SymbolizedFrame> full = Symbolizer(all).Symbolize(gtest);
+  ASSERT_FALSE(full.empty());
+  EXPECT_FALSE(full[0].names_only);
+  EXPECT_THAT(full[0].file, HasSubstr("googletest")) << Describe(full[0]);
+
+  const uintptr_t own = reinterpret_cast<uintptr_t>(&LibcAddress) + 1;
+  const std::vector<SymbolizedFrame> mine = Symbolizer().Symbolize(own);
+  ASSERT_FALSE(mine.empty());
+  EXPECT_FALSE(mine.back().names_only);
+  EXPECT_THAT(mine.back().file, EndsWith(kThisFile));
+}
+
 TEST(SymbolizerTest, GarbageAddressGivesBarePc) {
   Symbolizer symbolizer;
   const std::vector<SymbolizedFrame> frames = symbolizer.Symbolize(0x10);

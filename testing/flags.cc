@@ -165,6 +165,17 @@ absl::Status SetTimeline(absl::string_view value, Options* o) {
   return absl::OkStatus();
 }
 
+absl::Status SetSymbolize(absl::string_view value, Options* o) {
+  if (value == "user") {
+    o->library_lines = false;
+  } else if (value == "all") {
+    o->library_lines = true;
+  } else {
+    return Bad("symbolize", value, "expected user or all");
+  }
+  return absl::OkStatus();
+}
+
 std::string OnOff(bool on) { return on ? "true" : "false"; }
 
 // "threads,tasks" and so on: what `o` checks, as --taskleak_check lists it.
@@ -246,6 +257,13 @@ const std::vector<Flag>& Flags() {
        "      directory, for ui.perfetto.dev or chrome://tracing",
        SetTimeline, false, true,
        [](const Options& o) { return OnOff(o.timeline); }},
+      {"symbolize", "user|all",
+       "file:line for the program's frames only (fast), or for library\n"
+       "      frames too (libc, libstdc++, GoogleTest: slower cold reports)",
+       SetSymbolize, false, false,
+       [](const Options& o) -> std::string {
+         return o.library_lines ? "all" : "user";
+       }},
   };
   return *flags;
 }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "taskleak/runtime/symbolizer.h"
 #include "taskleak/runtime/thread_origin.h"
 #include "taskleak/runtime/timeline.h"
 #include "taskleak/sanitizers/heap_leaks.h"
@@ -96,6 +97,13 @@ void InstallGoogleTestListener(const GoogleTestLeakOptions& options) {
   // the child starts nothing (no probe thread, unwinder, handlers or
   // listener) and costs what GoogleTest's own main costs.
   if (internal::InDeathTestChild()) return;
+  SymbolizerOptions symbolizer;
+  symbolizer.library_lines = options.library_lines;
+  if (!SetDefaultSymbolizerOptions(symbolizer) && options.library_lines) {
+    fprintf(stderr,
+            "taskleak: --taskleak_symbolize=all comes too late: something "
+            "symbolized before the listener was installed\n");
+  }
   // Probes the interposer now, outside the hidden scopes of the callbacks:
   // the probe starts a thread, whose creation TSan must see.
   ThreadOriginsRecorded();

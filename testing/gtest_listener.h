@@ -90,6 +90,10 @@ struct GoogleTestLeakOptions {
   bool dump_on_signal = true;
   // Write report_dir/taskleak-timeline.json (runtime/timeline.h) at the end.
   bool timeline = false;
+  // file:line and inlined frames for library code too (libc, libstdc++,
+  // GoogleTest), whose frames reports fold; by default their names come
+  // from the symbol table (SymbolizerOptions::library_lines).
+  bool library_lines = false;
 
   // Whether this process can check races: built with ThreadSanitizer, whose
   // report hook taskleak could install (sanitizers/race_reports.h).

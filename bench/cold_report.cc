@@ -1,0 +1,109 @@
+// How long a failing test waits for its leak report: 1000 leaked threads
+// parked at 16 distinct stacks, grace 0, first (cold) and second (warm)
+// report of a process, against --taskleak_mode=off, eu-stack and gdb.
+//
+//   bazel run -c opt --config=offline //bench:cold_report
+//
+// Each iteration runs bench/leaky_suite (see testdata/leaky_suite.cc) in a
+// fresh process three times: with --taskleak_mode=off, with the check on
+// (grace 0), and with the check off while the first test times eu-stack
+// and gdb on its own parked threads. Counters, medians over iterations:
+//   cold_ms, warm_ms       report time added over --taskleak_mode=off
+//   eu_stack_ms, gdb_ms    the peers' whole-process dumps of the same threads
+//   gdb_over_cold, eu_stack_over_cold   how many times faster the report is
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "benchmark/benchmark.h"
+#include "taskleak/testing/testutil/subprocess.h"
+
+namespace taskleak {
+namespace {
+
+constexpr char kSuite[] = "bench/leaky_suite";
+
+// The "NAME=VALUE" numbers of lines that start with `kind`.
+std::map<std::string, double> Values(const std::string& output,
+                                     absl::string_view kind) {
+  std::map<std::string, double> values;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (!absl::ConsumePrefix(&line, kind)) continue;
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, '=');
+    double v;
+    if (absl::SimpleAtod(kv.second, &v)) values[kv.first] = v;
+  }
+  return values;
+}
+
+struct Gaps {
+  double cold_ms = -1;
+  double warm_ms = -1;
+};
+
+// Runs the suite and returns the gaps after its first and second test.
+Gaps Run(std::vector<std::string> args, std::vector<std::string> env,
+         std::map<std::string, double>* peers = nullptr) {
+  args.insert(args.begin(), kSuite);
+  absl::StatusOr<internal::ProcessResult> r =
+      internal::RunProcess(args, env, absl::Seconds(300));
+  Gaps g;
+  if (!r.ok()) return g;
+  const std::map<std::string, double> m = Values(r->output, "mark ");
+  if (m.size() != 4) return g;
+  g.cold_ms = (m.at("B_start") - m.at("A_end")) / 1e6;
+  g.warm_ms = (m.at("C_start") - m.at("B_end")) / 1e6;
+  if (peers != nullptr) *peers = Values(r->output, "peer ");
+  return g;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+void BM_LeakReport(benchmark::State& state) {
+  const std::string threads = absl::StrCat(state.range(0));
+  const std::vector<std::string> env = {
+      absl::StrCat("LEAKY_SUITE_THREADS=", threads)};
+  std::vector<std::string> peer_env = env;
+  peer_env.push_back("LEAKY_SUITE_PEERS=1");
+  const std::string reports = "--taskleak_report_dir=/tmp/taskleak-bench";
+  std::vector<double> cold, warm, eu, gdb;
+  for (auto _ : state) {
+    const Gaps off = Run({"--taskleak_mode=off"}, env);
+    const Gaps on = Run({"--taskleak_grace=0", reports}, env);
+    std::map<std::string, double> peers;
+    Run({"--taskleak_mode=off"}, peer_env, &peers);
+    if (off.cold_ms < 0 || on.cold_ms < 0) {
+      state.SkipWithError("the leaky suite failed or printed no marks");
+      return;
+    }
+    cold.push_back(on.cold_ms - off.cold_ms);
+    warm.push_back(on.warm_ms - off.warm_ms);
+    eu.push_back(peers.count("eu_stack_ms") ? peers["eu_stack_ms"] : -1);
+    gdb.push_back(peers.count("gdb_ms") ? peers["gdb_ms"] : -1);
+  }
+  const double cold_ms = Median(cold);
+  state.counters["cold_ms"] = cold_ms;
+  state.counters["warm_ms"] = Median(warm);
+  state.counters["eu_stack_ms"] = Median(eu);
+  state.counters["gdb_ms"] = Median(gdb);
+  state.counters["eu_stack_over_cold"] = Median(eu) / cold_ms;
+  state.counters["gdb_over_cold"] = Median(gdb) / cold_ms;
+}
+BENCHMARK(BM_LeakReport)
+    ->Arg(1000)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace taskleak
+
+BENCHMARK_MAIN();
