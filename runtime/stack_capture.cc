@@ -66,38 +66,46 @@ struct Capture {
   std::vector<ThreadStack> results;
 };
 
-// The threads that answered the previous capture, sorted. Reading a
+// The threads that were asked and did not answer, sorted. Reading a
 // thread's status costs several system calls, more than the whole request,
-// so these are asked without looking first; should one have blocked the
-// signal since, the wait below finds out from /proc as soon as answers stop
-// coming, and the next capture looks first again. Guarded by capture_lock.
-std::vector<pid_t>& ResponsiveTids() {
+// so every other thread is asked without looking first: a new one that
+// blocks the signal (or has exited) is found in /proc by the wait below as
+// soon as answers stop coming, and is looked at first from then on, so that
+// no thread gets more than one request it cannot take against
+// RLIMIT_SIGPENDING. Guarded by capture_lock.
+std::vector<pid_t>& SilentTids() {
   static std::vector<pid_t>* tids = new std::vector<pid_t>;
   return *tids;
 }
 
-bool AnsweredLastTime(pid_t tid) {
-  const std::vector<pid_t>& tids = ResponsiveTids();
+bool SilentLastTime(pid_t tid) {
+  const std::vector<pid_t>& tids = SilentTids();
   return std::binary_search(tids.begin(), tids.end(), tid);
 }
 
-// Records which of the threads `asked` answered; threads not asked this time
-// keep their standing, within a bound on stale entries.
+// Records which of the threads `asked` stayed silent; threads not asked this
+// time keep their standing, within a bound on stale entries.
 void RememberAnswers(absl::Span<const pid_t> asked,
                      std::vector<pid_t> answered) {
-  std::vector<pid_t>& known = ResponsiveTids();
+  std::sort(answered.begin(), answered.end());
   std::vector<pid_t> asked_sorted(asked.begin(), asked.end());
   std::sort(asked_sorted.begin(), asked_sorted.end());
-  const size_t limit = answered.size() + 4096;
-  for (pid_t tid : known) {
-    if (answered.size() >= limit) break;
-    if (!std::binary_search(asked_sorted.begin(), asked_sorted.end(), tid)) {
-      answered.push_back(tid);
+  std::vector<pid_t> silent;
+  for (pid_t tid : asked_sorted) {
+    if (!std::binary_search(answered.begin(), answered.end(), tid)) {
+      silent.push_back(tid);
     }
   }
-  std::sort(answered.begin(), answered.end());
-  answered.erase(std::unique(answered.begin(), answered.end()), answered.end());
-  known = std::move(answered);
+  const size_t limit = silent.size() + 4096;
+  for (pid_t tid : SilentTids()) {
+    if (silent.size() >= limit) break;
+    if (!std::binary_search(asked_sorted.begin(), asked_sorted.end(), tid)) {
+      silent.push_back(tid);
+    }
+  }
+  std::sort(silent.begin(), silent.end());
+  silent.erase(std::unique(silent.begin(), silent.end()), silent.end());
+  SilentTids() = std::move(silent);
 }
 
 // Waits for answers until `deadline_nanos`. Whenever answers stop coming,
@@ -215,7 +223,7 @@ std::vector<size_t> ChooseThreadsToAsk(absl::Span<const pid_t> tids, Capture& c,
       self->push_back(i);
     } else if (stack.tid <= 0) {
       stack.unavailable_reason = absl::StrCat("not a thread id: ", stack.tid);
-    } else if (AnsweredLastTime(stack.tid)) {
+    } else if (!SilentLastTime(stack.tid)) {
       to_ask.push_back(i);
     } else if (MonotonicNanos() < c.deadline_nanos) {
       stack.unavailable_reason =

@@ -26,8 +26,9 @@
 //   signals and taking its own locks. Every read of the stack is checked
 //   first, as libunwind's own step does, so a corrupt stack ends the walk.
 // - A thread that blocks the signal (SigBlk in /proc/self/task/TID/status)
-//   is reported at once, without waiting for the deadline, and never has
-//   more than one request queued. A thread that exits is reported as exited.
+//   is reported as soon as the others have answered (within a few ms),
+//   without waiting for the deadline, and never has more than one request
+//   queued: later captures look at its status before asking it. A thread that exits is reported as exited.
 //   A thread that cannot run the handler (stopped, or held in the kernel as
 //   in vfork) is reported when the deadline passes. Under ThreadSanitizer,
 //   signals are delivered only at the sanitizer's safe points: threads
@@ -39,8 +40,9 @@
 // Cost: the target threads do the work, in parallel. A frame seen before
 // costs no system call beyond checking a new stack page; a new one costs a
 // libunwind lookup (Debian's libunwind makes two system calls per lookup).
-// The first capture of a thread also reads its /proc status; later ones skip
-// that while it keeps answering. Figures: runtime/stack_capture_benchmark.cc.
+// /proc is read only for threads that stayed silent before, and for those
+// silent once the others have answered. Figures:
+// runtime/stack_capture_benchmark.cc.
 
 #ifndef TASKLEAK_RUNTIME_STACK_CAPTURE_H_
 #define TASKLEAK_RUNTIME_STACK_CAPTURE_H_
