@@ -144,6 +144,13 @@ std::vector<ThreadCreator> CreatorsOf(pid_t tid) {
   return creators;
 }
 
+void SetCapturedStack(const ThreadStack& stack, ThreadDump* dump) {
+  dump->stack_available = stack.available;
+  dump->stack_unavailable_reason = stack.unavailable_reason;
+  dump->stack.clear();
+  if (stack.available) dump->stack = Symbolize(stack.pcs);
+}
+
 std::vector<ThreadDump> DescribeThreads(absl::Span<const ThreadInfo> threads,
                                         absl::Span<const ThreadStack> stacks) {
   absl::flat_hash_map<pid_t, const ThreadStack*> stack_of;
@@ -156,11 +163,8 @@ std::vector<ThreadDump> DescribeThreads(absl::Span<const ThreadInfo> threads,
     auto it = stack_of.find(info.id.tid);
     if (it == stack_of.end()) {
       dump.stack_unavailable_reason = "not captured";
-    } else if (!it->second->available) {
-      dump.stack_unavailable_reason = it->second->unavailable_reason;
     } else {
-      dump.stack_available = true;
-      dump.stack = Symbolize(it->second->pcs);
+      SetCapturedStack(*it->second, &dump);
     }
     dump.created_by = CreatorsOf(info.id.tid);
     dumps.push_back(std::move(dump));

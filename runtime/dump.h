@@ -97,6 +97,11 @@ struct DumpOptions {
 // its creation was not recorded. Thread-safe.
 std::vector<ThreadCreator> CreatorsOf(pid_t tid);
 
+// Sets the current-stack fields of `dump` from a capture of its thread,
+// symbolized: what DescribeThreads does per thread, for callers that
+// already hold the rest of a ThreadDump. Thread-safe.
+void SetCapturedStack(const ThreadStack& stack, ThreadDump* dump);
+
 // Symbolizes and attributes stacks already captured (by
 // CaptureThreadStacks, or by the emergency dump): one ThreadDump per entry
 // of `threads`, with the stack of the same tid in `stacks`, or "not

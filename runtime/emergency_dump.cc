@@ -91,9 +91,13 @@ void ReportInChild(const emergency::Trigger& trigger,
   std::vector<ThreadStack> stacks;
   threads.reserve(capture.size());
   stacks.reserve(capture.size());
+  std::vector<pid_t> tids;
+  tids.reserve(capture.size());
+  for (int i = 0; i < capture.size(); ++i) tids.push_back(capture.thread(i).tid);
+  std::vector<absl::StatusOr<ThreadInfo>> infos = ReadEachThreadInfo(tids, list);
   for (int i = 0; i < capture.size(); ++i) {
-    const pid_t tid = capture.thread(i).tid;
-    absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid, list);
+    const pid_t tid = tids[i];
+    absl::StatusOr<ThreadInfo>& info = infos[i];
     if (info.ok()) {
       if (capture.thread(i).state != '?') info->state = capture.thread(i).state;
       threads.push_back(*std::move(info));

@@ -219,6 +219,20 @@ absl::StatusOr<ThreadInfo> ReadThreadInfo(pid_t tid,
   return ReadThreadInfoAt(*fd, tid, options);
 }
 
+std::vector<absl::StatusOr<ThreadInfo>> ReadEachThreadInfo(
+    absl::Span<const pid_t> tids, const ThreadListOptions& options) {
+  std::vector<absl::StatusOr<ThreadInfo>> infos;
+  infos.reserve(tids.size());
+  absl::StatusOr<int> fd = OpenTaskDir(options);
+  if (!fd.ok()) {
+    infos.assign(tids.size(), fd.status());
+    return infos;
+  }
+  for (pid_t tid : tids) infos.push_back(ReadThreadInfoAt(*fd, tid, options));
+  close(*fd);
+  return infos;
+}
+
 absl::StatusOr<std::vector<ThreadInfo>> ListThreads(
     const ThreadListOptions& options) {
   absl::StatusOr<int> fd = OpenTaskDir(options);

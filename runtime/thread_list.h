@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 
 namespace taskleak {
@@ -92,6 +93,11 @@ absl::StatusOr<int> LiveThreadCount(const ThreadListOptions& options = {});
 // malformed.
 absl::StatusOr<ThreadInfo> ReadThreadInfo(
     pid_t tid, const ThreadListOptions& options = {});
+
+// ReadThreadInfo for each of `tids`, in order, through one open directory:
+// a result per tid (NotFound for one that has exited).
+std::vector<absl::StatusOr<ThreadInfo>> ReadEachThreadInfo(
+    absl::Span<const pid_t> tids, const ThreadListOptions& options = {});
 
 // Lists every live thread with its details. Threads that exit while the
 // list is read are left out.

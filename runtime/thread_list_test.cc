@@ -114,6 +114,31 @@ TEST(ThreadListTest, ExitedThreadsDisappear) {
   EXPECT_TRUE(absl::IsNotFound(ReadThreadInfo(tid).status()));
 }
 
+// One result per tid, in order: a live thread's details, NotFound for one
+// that has exited, the directory's error for all if it cannot be opened.
+TEST(ThreadListTest, ReadEachThreadInfoAnswersForEveryTid) {
+  pid_t gone = 0;
+  { gone = ParkedThread("tl-gone").tid(); }
+  ParkedThread live("tl-each");
+  const std::vector<absl::StatusOr<ThreadInfo>> infos =
+      ReadEachThreadInfo({live.tid(), gone, live.tid()});
+  ASSERT_EQ(infos.size(), 3u);
+  ASSERT_TRUE(infos[0].ok()) << infos[0].status();
+  EXPECT_EQ(infos[0]->name, "tl-each");
+  EXPECT_EQ(infos[0]->id.tid, live.tid());
+  EXPECT_TRUE(absl::IsNotFound(infos[1].status())) << infos[1].status();
+  ASSERT_TRUE(infos[2].ok());
+  EXPECT_EQ(infos[2]->id, infos[0]->id);
+
+  const std::vector<absl::StatusOr<ThreadInfo>> missing =
+      ReadEachThreadInfo({live.tid(), gone}, {"/nonexistent-proc/self/task"});
+  ASSERT_EQ(missing.size(), 2u);
+  for (const absl::StatusOr<ThreadInfo>& info : missing) {
+    EXPECT_THAT(info.status().message(),
+                HasSubstr("/nonexistent-proc/self/task"));
+  }
+}
+
 TEST(ThreadListTest, CountMatchesList) {
   ParkedThread a("tl-count");
   absl::StatusOr<int> count = CountThreads();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "taskleak/runtime/stack_capture.h"
 #include "taskleak/runtime/thread_origin.h"
 
 namespace taskleak {
@@ -31,6 +32,7 @@ absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
   std::vector<pid_t> alive;
   std::vector<ThreadInfo> to_classify;
   undecided_ = 0;
+  std::vector<pid_t> fresh;
   for (pid_t tid : *tids) {
     if (before.contains(tid)) continue;
     if (!last_poll && seen_once_.insert(tid).second) {
@@ -38,7 +40,12 @@ absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
       ++undecided_;
       continue;
     }
-    absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid);
+    fresh.push_back(tid);
+  }
+  std::vector<absl::StatusOr<ThreadInfo>> infos = ReadEachThreadInfo(fresh);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const pid_t tid = fresh[i];
+    absl::StatusOr<ThreadInfo>& info = infos[i];
     if (absl::IsNotFound(info.status())) continue;  // exited just now
     if (!info.ok()) return info.status();
     auto it = candidates_.find(tid);
@@ -87,23 +94,23 @@ std::vector<std::string> Checker::Notes() const {
 absl::StatusOr<std::vector<ThreadDump>> Checker::ReportDumps(
     absl::Span<const pid_t> tids) const {
   std::vector<ThreadDump> dumps(tids.size());
-  std::vector<ThreadInfo> to_capture;
+  std::vector<pid_t> to_capture;
   std::vector<size_t> slots;
   for (size_t i = 0; i < tids.size(); ++i) {
     const Candidate& c = candidates_.at(tids[i]);
-    if (c.captured && c.round == round_) {
-      dumps[i] = c.dump;
-    } else {
-      to_capture.push_back(c.dump.info);
+    // Name, state and "created by" are this round's already.
+    dumps[i] = c.dump;
+    if (!c.captured || c.round != round_) {
+      to_capture.push_back(tids[i]);
       slots.push_back(i);
     }
   }
   if (to_capture.empty()) return dumps;
-  absl::StatusOr<std::vector<ThreadDump>> captured =
-      DumpThreads(to_capture, options_.dump);
-  if (!captured.ok()) return captured.status();
-  for (size_t j = 0; j < slots.size() && j < captured->size(); ++j) {
-    dumps[slots[j]] = std::move((*captured)[j]);
+  absl::StatusOr<std::vector<ThreadStack>> stacks =
+      CaptureThreadStacks(to_capture, options_.dump.capture);
+  if (!stacks.ok()) return stacks.status();
+  for (size_t j = 0; j < slots.size() && j < stacks->size(); ++j) {
+    SetCapturedStack((*stacks)[j], &dumps[slots[j]]);
   }
   return dumps;
 }

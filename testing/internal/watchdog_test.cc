@@ -181,7 +181,9 @@ TEST(WatchdogTest, HungTestIsNamedDumpedAndEndsTheProcess) {
   EXPECT_THAT(timeline.lines["test HangTest.BlocksForever"],
               HasSubstr("still_running=True"));
   EXPECT_LE(finishes.second, hung.first) << timeline.output;
-  EXPECT_GE(hung.second - hung.first, 1000000) << timeline.output;
+  // The 1 s limit, within the 1% by which the timeline's clock readings
+  // and the watchdog's timer can disagree (seen: 999976 µs).
+  EXPECT_GE(hung.second - hung.first, 990000) << timeline.output;
   EXPECT_EQ(main_thread.second, hung.second) << timeline.output;
   EXPECT_THAT(timeline.lines["thread hang_suite"],
               HasSubstr("still_running=True"));
