@@ -9,23 +9,25 @@ namespace {
 
 using ::testing::HasSubstr;
 
+std::vector<SymbolizedFrame> Frames(std::vector<std::string> functions) {
+  std::vector<SymbolizedFrame> frames;
+  for (std::string& f : functions) {
+    SymbolizedFrame frame;
+    frame.function = std::move(f);
+    frames.push_back(frame);
+  }
+  return frames;
+}
+
 ThreadDump Thread(std::string name, std::vector<std::string> stack,
                   std::vector<std::string> creation) {
   ThreadDump t;
   t.info.name = std::move(name);
   t.stack_available = !stack.empty();
-  for (std::string& f : stack) {
-    SymbolizedFrame frame;
-    frame.function = std::move(f);
-    t.stack.push_back(frame);
-  }
+  t.stack = Frames(std::move(stack));
   if (!creation.empty()) {
     ThreadCreator creator;
-    for (std::string& f : creation) {
-      SymbolizedFrame frame;
-      frame.function = std::move(f);
-      creator.stack.push_back(frame);
-    }
+    creator.stack = Frames(std::move(creation));
     t.created_by.push_back(creator);
   }
   return t;

@@ -139,7 +139,8 @@ std::vector<ThreadCreator> CreatorsOf(pid_t tid) {
   for (const std::shared_ptr<const ThreadOrigin>& origin : CreationChain(tid)) {
     creators.push_back(ThreadCreator{
         origin->creator_tid, origin->creator_name, origin->created_at,
-        Symbolize(origin->creation_stack), origin->in_static_initializer});
+        DefaultSymbolizer().SymbolizeShared(origin->creation_stack),
+        origin->in_static_initializer});
   }
   return creators;
 }
@@ -147,8 +148,9 @@ std::vector<ThreadCreator> CreatorsOf(pid_t tid) {
 void SetCapturedStack(const ThreadStack& stack, ThreadDump* dump) {
   dump->stack_available = stack.available;
   dump->stack_unavailable_reason = stack.unavailable_reason;
-  dump->stack.clear();
-  if (stack.available) dump->stack = Symbolize(stack.pcs);
+  dump->stack = stack.available
+                    ? DefaultSymbolizer().SymbolizeShared(stack.pcs)
+                    : SharedFrames();
 }
 
 std::vector<ThreadDump> DescribeThreads(absl::Span<const ThreadInfo> threads,

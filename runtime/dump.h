@@ -55,7 +55,7 @@ struct ThreadCreator {
   std::string name;
   absl::Time created_at;
   // Where the thread was started, innermost frame first.
-  std::vector<SymbolizedFrame> stack;
+  SharedFrames stack;
   // Started while initializing a function-local static (a lazy singleton).
   bool in_static_initializer = false;
 };
@@ -65,8 +65,9 @@ struct ThreadDump {
   ThreadInfo info;
   bool stack_available = false;
   std::string stack_unavailable_reason;
-  // Where the thread is now, innermost frame first.
-  std::vector<SymbolizedFrame> stack;
+  // Where the thread is now, innermost frame first. Threads with the same
+  // stack share these frames.
+  SharedFrames stack;
   // created_by[0] created this thread, created_by[1] created that one, ...
   // Empty when the creation was not recorded (see thread_origin.h).
   std::vector<ThreadCreator> created_by;

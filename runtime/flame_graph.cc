@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -141,21 +142,30 @@ std::string ThreadFlameGraph(absl::Span<const ThreadDump> threads,
   root.label = absl::StrCat(threads.size(), " threads");
   root.title = absl::StrCat("all ", threads.size(), " threads");
   root.library = true;
+  // Threads that share their frames (SharedFrames) are drawn in one pass:
+  // each distinct stack once, with how many threads have it.
+  std::vector<std::pair<const ThreadDump*, int64_t>> stacks;
+  absl::flat_hash_map<const SymbolizedFrame*, size_t> index_of;
   for (const ThreadDump& t : threads) {
-    Node* node = &root;
-    ++node->threads;
+    ++root.threads;
     if (!t.stack_available) {
       const std::string what =
           absl::StrCat("[stack unavailable: ", t.stack_unavailable_reason, "]");
-      ++node->Child(what, what, true)->threads;
+      ++root.Child(what, what, true)->threads;
       continue;
     }
-    for (auto f = t.stack.rbegin(); f != t.stack.rend(); ++f) {
+    auto [it, inserted] = index_of.try_emplace(t.stack.data(), stacks.size());
+    if (inserted) stacks.emplace_back(&t, 0);
+    ++stacks[it->second].second;
+  }
+  for (const auto& [t, count] : stacks) {
+    Node* node = &root;
+    for (auto f = t->stack.rbegin(); f != t->stack.rend(); ++f) {
       const std::string label = f->function.empty()
                                     ? FormatFrame(*f)
                                     : ShortenFunctionName(f->function, 80);
       node = node->Child(FormatFrame(*f), label, IsLibraryFrame(*f));
-      ++node->threads;
+      node->threads += count;
     }
   }
 

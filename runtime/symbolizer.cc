@@ -5,6 +5,7 @@
 #include <link.h>
 #include <sys/auxv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +161,10 @@ struct Symbolizer::Impl {
   // locks, not through Debian's uninstrumented Abseil.
   std::mutex mu;
   absl::flat_hash_map<uintptr_t, Entry> cache ABSL_GUARDED_BY(mu);
+  // Whole stacks whose every address was found in a module.
+  absl::flat_hash_map<std::vector<uintptr_t>,
+                      std::shared_ptr<const std::vector<SymbolizedFrame>>>
+      stacks ABSL_GUARDED_BY(mu);
   SymbolizerStats stats ABSL_GUARDED_BY(mu);
   bool tried_dwfl ABSL_GUARDED_BY(mu) = false;
   const LibDw* lib = nullptr;
@@ -424,6 +429,7 @@ void Symbolizer::Impl::Refresh() {
   if (now.subs == cache_subs) return;
   cache_subs = now.subs;
   cache.clear();
+  stacks.clear();
   if (dwfl != nullptr) ReportModules();
 }
 
@@ -469,6 +475,33 @@ std::vector<SymbolizedFrame> Symbolizer::SymbolizeStack(
     internal::ForgetClosedOwnFds();
   }
   return frames;
+}
+
+SharedFrames Symbolizer::SymbolizeShared(absl::Span<const uintptr_t> pcs) {
+  std::vector<uintptr_t> key(pcs.begin(), pcs.end());
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->Refresh();
+    auto it = impl_->stacks.find(key);
+    if (it != impl_->stacks.end()) {
+      impl_->stats.lookups += pcs.size();
+      impl_->stats.cache_hits += pcs.size();
+      return SharedFrames(it->second);
+    }
+  }
+  auto frames = std::make_shared<const std::vector<SymbolizedFrame>>(
+      SymbolizeStack(pcs));
+  const bool all_found = std::all_of(
+      frames->begin(), frames->end(),
+      [](const SymbolizedFrame& f) { return !f.module.empty(); });
+  if (all_found && impl_->options.max_cached_addresses > 0) {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->stacks.size() >= impl_->options.max_cached_addresses) {
+      impl_->stacks.clear();
+    }
+    impl_->stacks.insert_or_assign(std::move(key), frames);
+  }
+  return SharedFrames(std::move(frames));
 }
 
 std::string Symbolizer::Limitations() {

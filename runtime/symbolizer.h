@@ -30,8 +30,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -72,6 +74,64 @@ struct SymbolizedFrame {
   friend bool operator!=(const SymbolizedFrame& a, const SymbolizedFrame& b) {
     return !(a == b);
   }
+};
+
+// A symbolized stack, immutable and shared: copying one copies a pointer,
+// so the thousand threads of a report that share a stack share its frames.
+// Reads like a const std::vector<SymbolizedFrame> and converts to one.
+class SharedFrames {
+ public:
+  using value_type = SymbolizedFrame;
+  using const_iterator = std::vector<SymbolizedFrame>::const_iterator;
+  using iterator = const_iterator;
+  using const_reverse_iterator =
+      std::vector<SymbolizedFrame>::const_reverse_iterator;
+  using size_type = size_t;
+  using const_reference = const SymbolizedFrame&;
+  using reference = const_reference;
+
+  SharedFrames() = default;
+  // Implicit, so that a vector of frames can be assigned.
+  SharedFrames(std::vector<SymbolizedFrame> frames)  // NOLINT
+      : frames_(std::make_shared<const std::vector<SymbolizedFrame>>(
+            std::move(frames))) {}
+  SharedFrames(std::initializer_list<SymbolizedFrame> frames)  // NOLINT
+      : SharedFrames(std::vector<SymbolizedFrame>(frames)) {}
+  explicit SharedFrames(
+      std::shared_ptr<const std::vector<SymbolizedFrame>> frames)
+      : frames_(std::move(frames)) {}
+
+  const std::vector<SymbolizedFrame>& frames() const {
+    return frames_ != nullptr ? *frames_ : Empty();
+  }
+  operator const std::vector<SymbolizedFrame>&() const {  // NOLINT
+    return frames();
+  }
+
+  const_iterator begin() const { return frames().begin(); }
+  const_iterator end() const { return frames().end(); }
+  const_reverse_iterator rbegin() const { return frames().rbegin(); }
+  const_reverse_iterator rend() const { return frames().rend(); }
+  size_t size() const { return frames().size(); }
+  bool empty() const { return frames().empty(); }
+  const SymbolizedFrame* data() const { return frames().data(); }
+  const SymbolizedFrame& operator[](size_t i) const { return frames()[i]; }
+  const SymbolizedFrame& front() const { return frames().front(); }
+  const SymbolizedFrame& back() const { return frames().back(); }
+
+  friend bool operator==(const SharedFrames& a, const SharedFrames& b) {
+    return a.frames_ == b.frames_ || a.frames() == b.frames();
+  }
+  friend bool operator!=(const SharedFrames& a, const SharedFrames& b) {
+    return !(a == b);
+  }
+
+ private:
+  static const std::vector<SymbolizedFrame>& Empty() {
+    static const auto* empty = new std::vector<SymbolizedFrame>;
+    return *empty;
+  }
+  std::shared_ptr<const std::vector<SymbolizedFrame>> frames_;
 };
 
 // How a Symbolizer finds its answers.
@@ -136,6 +196,12 @@ class Symbolizer {
   // All frames for a stack of lookup addresses, in order; the same as
   // concatenating Symbolize() for each address, under one lock.
   std::vector<SymbolizedFrame> SymbolizeStack(absl::Span<const uintptr_t> pcs);
+
+  // The same frames, shared: a stack symbolized before (the same lookup
+  // addresses) comes back as the same frames, from a cache of whole stacks
+  // bounded like the cache of addresses. What reports use for thousands of
+  // threads with a few distinct stacks.
+  SharedFrames SymbolizeShared(absl::Span<const uintptr_t> pcs);
 
   // Empty if this symbolizer gets names with parameter types, file:line and
   // inlined frames; otherwise one line saying what is missing and why (for

@@ -293,6 +293,30 @@ TEST(SymbolizerTest, SecondLookupComesFromCacheAndIsIdentical) {
   EXPECT_EQ(first, second);
 }
 
+// A stack seen before comes back as the very same frames, not a copy; a
+// different stack gets its own.
+TEST(SymbolizerTest, SharedStacksAreSymbolizedOnceAndShared) {
+  int line = 0;
+  const uintptr_t pc = symtest::WhereAmI(0, "tag", &line);
+  const std::vector<uintptr_t> stack = {pc, LibcAddress()};
+  Symbolizer symbolizer;
+  const SharedFrames first = symbolizer.SymbolizeShared(stack);
+  const SharedFrames second = symbolizer.SymbolizeShared(stack);
+  EXPECT_EQ(first.data(), second.data());
+  EXPECT_EQ(first.frames(), symbolizer.SymbolizeStack(stack));
+  EXPECT_EQ(first.back().pc, LibcAddress());
+
+  const SharedFrames other = symbolizer.SymbolizeShared({stack[0]});
+  EXPECT_NE(other.data(), first.data());
+  EXPECT_EQ(other.frames(), symbolizer.SymbolizeStack({stack[0]}));
+
+  SymbolizerOptions uncached;
+  uncached.max_cached_addresses = 0;
+  Symbolizer no_cache(uncached);
+  EXPECT_NE(no_cache.SymbolizeShared(stack).data(),
+            no_cache.SymbolizeShared(stack).data());
+}
+
 TEST(SymbolizerTest, FullCacheStartsOver) {
   SymbolizerOptions options;
   options.max_cached_addresses = 1;

@@ -209,7 +209,7 @@ void LeakCheckListener::Report(const char* file, int line,
   std::string report_file;
   if (!options_.report_dir.empty()) {
     absl::StatusOr<std::string> path =
-        WriteReportFiles(options_.report_dir, name, report);
+        WriteReportFiles(options_.report_dir, name, report, message);
     if (path.ok()) report_file = path->substr(path->rfind('/') + 1);
     absl::StrAppend(&message,
                     "report: ", path.ok() ? *path : path.status().ToString(),

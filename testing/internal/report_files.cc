@@ -95,11 +95,12 @@ std::string RepoRelativePath(const std::string& file) {
 
 absl::StatusOr<std::string> WriteReportFiles(const std::string& dir,
                                              const std::string& name,
-                                             const LeakReport& report) {
+                                             const LeakReport& report,
+                                             const std::string& text) {
   absl::Status made = MakeDir(dir);
   if (!made.ok()) return made;
   const std::string base = absl::StrCat(dir, "/taskleak-", SafeFileName(name));
-  absl::Status status = WriteFile(base + ".txt", report.Text());
+  absl::Status status = WriteFile(base + ".txt", text);
   if (status.ok()) status = WriteFile(base + ".json", report.Json());
   if (status.ok() && !report.threads.empty()) {
     status = WriteThreadPictures(

@@ -16,12 +16,13 @@
 namespace taskleak {
 namespace internal {
 
-// Writes DIR/taskleak-NAME.txt and .json (NAME made safe for a file name),
-// and for leaked threads the pictures of WriteThreadPictures, and returns
-// the text file's path.
+// Writes DIR/taskleak-NAME.txt (`text`, the report's Text()) and .json
+// (NAME made safe for a file name), and for leaked threads the pictures of
+// WriteThreadPictures, and returns the text file's path.
 absl::StatusOr<std::string> WriteReportFiles(const std::string& dir,
                                              const std::string& name,
-                                             const LeakReport& report);
+                                             const LeakReport& report,
+                                             const std::string& text);
 
 // Writes BASE-threads.pb.gz (runtime/pprof_profile.h) and BASE-threads.svg
 // (runtime/flame_graph.h) of `threads`; `test` labels the profile's samples
