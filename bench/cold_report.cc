@@ -1,6 +1,7 @@
-// How long a failing test waits for its leak report: 1000 leaked threads
-// parked at 16 distinct stacks, grace 0, first (cold) and second (warm)
-// report of a process, against --taskleak_mode=off, eu-stack and gdb.
+// How long a failing test waits for its report: 1000 leaked threads parked
+// at 16 distinct stacks, grace 0, first (cold) and second (warm) report of
+// a process, against --taskleak_mode=off, eu-stack and gdb; and a hung
+// test's dump of every thread (BM_HangDump).
 //
 //   bazel run -c opt --config=offline //bench:cold_report
 //
@@ -11,6 +12,11 @@
 //   cold_ms, warm_ms       report time added over --taskleak_mode=off
 //   eu_stack_ms, gdb_ms    the peers' whole-process dumps of the same threads
 //   gdb_over_cold, eu_stack_over_cold   how many times faster the report is
+// BM_HangDump/100: a test hangs beside 100 parked threads and a 1 s time
+// limit ends it; dump_ms is from the limit to the end of the process (the
+// dump, its files and the exit), against the peers on the same threads.
+
+#include <time.h>
 
 #include <algorithm>
 #include <map>
@@ -54,11 +60,11 @@ Gaps Run(std::vector<std::string> args, std::vector<std::string> env,
       internal::RunProcess(args, env, absl::Seconds(300));
   Gaps g;
   if (!r.ok()) return g;
+  if (peers != nullptr) *peers = Values(r->output, "peer ");
   const std::map<std::string, double> m = Values(r->output, "mark ");
-  if (m.size() != 4) return g;
+  if (m.size() != 5) return g;
   g.cold_ms = (m.at("B_start") - m.at("A_end")) / 1e6;
   g.warm_ms = (m.at("C_start") - m.at("B_end")) / 1e6;
-  if (peers != nullptr) *peers = Values(r->output, "peer ");
   return g;
 }
 
@@ -99,6 +105,60 @@ void BM_LeakReport(benchmark::State& state) {
 }
 BENCHMARK(BM_LeakReport)
     ->Arg(1000)
+    ->Iterations(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+// A hung test with N parked threads besides it, ended by a 1 s time limit:
+// from the limit to the end of the process (the dump of every thread, the
+// report files and the exit), against the peers on the same threads.
+void BM_HangDump(benchmark::State& state) {
+  const std::vector<std::string> env = {
+      absl::StrCat("LEAKY_SUITE_THREADS=", state.range(0))};
+  std::vector<std::string> hang_env = env;
+  hang_env.push_back("LEAKY_SUITE_HANG=1");
+  std::vector<std::string> peer_env = env;
+  peer_env.push_back("LEAKY_SUITE_PEERS=1");
+  std::vector<double> dump, eu, gdb;
+  for (auto _ : state) {
+    absl::StatusOr<internal::ProcessResult> r = internal::RunProcess(
+        {kSuite, "--taskleak_test_timeout=1s",
+         "--taskleak_report_dir=/tmp/taskleak-bench",
+         "--gtest_filter=LeakySuite.A_*"},
+        hang_env, absl::Seconds(120));
+    const int64_t ended = MonotonicNs();
+    if (!r.ok() || r->exit_code != 1 ||
+        r->output.find("timed out") == std::string::npos) {
+      state.SkipWithError("the hung suite did not end with a dump");
+      return;
+    }
+    const std::map<std::string, double> m = Values(r->output, "mark ");
+    if (m.count("A_start") == 0) {
+      state.SkipWithError("the hung suite printed no start mark");
+      return;
+    }
+    dump.push_back((ended - m.at("A_start")) / 1e6 - 1000);
+    std::map<std::string, double> peers;
+    Run({"--taskleak_mode=off", "--gtest_filter=LeakySuite.A_*"}, peer_env,
+        &peers);
+    eu.push_back(peers.count("eu_stack_ms") ? peers["eu_stack_ms"] : -1);
+    gdb.push_back(peers.count("gdb_ms") ? peers["gdb_ms"] : -1);
+  }
+  const double dump_ms = Median(dump);
+  state.counters["dump_ms"] = dump_ms;
+  state.counters["eu_stack_ms"] = Median(eu);
+  state.counters["gdb_ms"] = Median(gdb);
+  state.counters["eu_stack_over_dump"] = Median(eu) / dump_ms;
+  state.counters["gdb_over_dump"] = Median(gdb) / dump_ms;
+}
+BENCHMARK(BM_HangDump)
+    ->Arg(100)
     ->Iterations(5)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

@@ -1,13 +1,15 @@
 // Two tests that each leak LEAKY_SUITE_THREADS threads (default 1000),
 // parked at call depths 5..20 (16 distinct stacks), and a third that only
 // marks when it starts. Each test prints CLOCK_MONOTONIC marks:
-//   mark A_end=NS  B_start=NS  B_end=NS  C_start=NS
+//   mark A_start=NS  A_end=NS  B_start=NS  B_end=NS  C_start=NS
 // so B_start - A_end is the first (cold) leak report of the process and
 // C_start - B_end the second (warm) one; under --taskleak_mode=off both are
 // GoogleTest's own gap between tests. With LEAKY_SUITE_PEERS=1 the first
 // test also times `eu-stack -p` and `gdb ... thread apply all bt` on its
 // own process once its threads are parked:
 //   peer eu_stack_ms=MS  peer gdb_ms=MS  (-1 if the peer failed)
+// With LEAKY_SUITE_HANG=1 the first test hangs once its threads are parked,
+// for a time limit to end it with a dump of every thread.
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -134,7 +136,12 @@ void TimePeersOnThisProcess() {
 }
 
 TEST(LeakySuite, A_LeaksParkedThreads) {
+  Mark("A_start");
   LeakParkedThreads(ThreadCount());
+  // A hung test: the time limit (--taskleak_test_timeout) ends the process.
+  if (getenv("LEAKY_SUITE_HANG") != nullptr) {
+    for (;;) pause();
+  }
   if (getenv("LEAKY_SUITE_PEERS") != nullptr) TimePeersOnThisProcess();
   Mark("A_end");
 }
