@@ -212,6 +212,32 @@ TEST_F(FlagsTest, TimelineFlagAndEnvironmentTwin) {
   EXPECT_THAT(std::string(bad.status().message()),
               HasSubstr("--taskleak_timeline=maybe: expected true or false"));
 }
+TEST_F(FlagsTest, SymbolizeFlagAndEnvironmentTwin) {
+  unsetenv("TASKLEAK_SYMBOLIZE");
+  absl::StatusOr<GoogleTestLeakOptions> user = Parse({}, nullptr);
+  ASSERT_TRUE(user.ok());
+  EXPECT_FALSE(user->library_lines);
+  absl::StatusOr<GoogleTestLeakOptions> all =
+      Parse({"--taskleak_symbolize=all"}, nullptr);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(all->library_lines);
+  setenv("TASKLEAK_SYMBOLIZE", "all", 1);
+  absl::StatusOr<GoogleTestLeakOptions> env = Parse({}, nullptr);
+  absl::StatusOr<GoogleTestLeakOptions> flag_wins =
+      Parse({"--taskleak_symbolize=user"}, nullptr);
+  absl::StatusOr<GoogleTestLeakOptions> bad =
+      Parse({"--taskleak_symbolize=some"}, nullptr);
+  unsetenv("TASKLEAK_SYMBOLIZE");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_TRUE(env->library_lines);
+  ASSERT_TRUE(flag_wins.ok()) << flag_wins.status();
+  EXPECT_FALSE(flag_wins->library_lines);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("--taskleak_symbolize=some: expected user or all"));
+  EXPECT_THAT(TaskleakFlagsHelp(), HasSubstr("--taskleak_symbolize=user|all"));
+}
+
 // The defaults shown are GoogleTestLeakOptions' own, so they cannot drift.
 TEST_F(FlagsTest, HelpShowsTheOptionsDefaults) {
   const GoogleTestLeakOptions defaults;

@@ -300,6 +300,30 @@ TEST(GoogleTestListenerTest, ReportFilesAndSummaryAreWritten) {
               HasSubstr("\"test\":\"Leaky.DetachedWorker\""));
 }
 
+// Library frames are named from the symbol table unless every frame is to
+// have lines: the JSON says which, and the program's frames have lines
+// either way.
+TEST(GoogleTestListenerTest, SymbolizeAllGivesLibraryFramesLinesToo) {
+  const std::string fast_dir = TempDir();
+  RunSuite({"--gtest_filter=Leaky.DetachedWorker",
+            "--taskleak_report_dir=" + fast_dir});
+  const std::string fast =
+      internal::ReadFile(fast_dir + "/taskleak-Leaky.DetachedWorker.json");
+  EXPECT_THAT(fast, AllOf(HasSubstr("\"names_only\":true"),
+                          HasSubstr("testing/testdata/leaky_suite.cc"),
+                          Not(HasSubstr("\"file\":\"./nptl/"))));
+  const std::string all_dir = TempDir();
+  RunSuite({"--gtest_filter=Leaky.DetachedWorker", "--taskleak_symbolize=all",
+            "--taskleak_report_dir=" + all_dir});
+  const std::string all =
+      internal::ReadFile(all_dir + "/taskleak-Leaky.DetachedWorker.json");
+  EXPECT_THAT(all, AllOf(Not(HasSubstr("\"names_only\":true")),
+                         HasSubstr("testing/testdata/leaky_suite.cc")));
+  if (!absl::StrContains(all, "\"file\":\"./nptl/")) {
+    GTEST_SKIP() << "no DWARF for libc on this machine (libc6-dbg): " << all;
+  }
+}
+
 TEST(GoogleTestListenerTest, UndeclaredOutputsDirIsTheDefault) {
   const std::string dir = TempDir();
   internal::ProcessResult r = RunSuite({"--gtest_filter=Leaky.DetachedWorker"},
