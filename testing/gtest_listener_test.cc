@@ -324,6 +324,24 @@ TEST(GoogleTestListenerTest, SymbolizeAllGivesLibraryFramesLinesToo) {
   }
 }
 
+// Bazel names a workspace header "./pkg/header.h" in DWARF: a thread parked
+// in a function defined there is shown at that frame, not folded away as a
+// library's (as glibc's "./nptl/..." frames are).
+TEST(GoogleTestListenerTest, ThreadParkedInAHeaderFunctionIsShownThere) {
+  const int line = internal::LineContaining(
+      "testing/testdata/parked_in_header.h", "// PARK-LINE");
+  absl::StatusOr<internal::ProcessResult> r = internal::RunProcess(
+      {"testing/testdata/header_suite", "--taskleak_grace=100ms"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1) << r->output;
+  EXPECT_THAT(r->output,
+              HasSubstr(absl::StrCat(
+                  "header_suite::ParkInHeader() at "
+                  "./testing/testdata/parked_in_header.h:",
+                  line)))
+      << r->output;
+}
+
 TEST(GoogleTestListenerTest, UndeclaredOutputsDirIsTheDefault) {
   const std::string dir = TempDir();
   internal::ProcessResult r = RunSuite({"--gtest_filter=Leaky.DetachedWorker"},
