@@ -142,7 +142,9 @@ TEST(ThreadCaptureTest, RecordsEachThreadsStateBeforeAskingIt) {
     }
   });
   while (tid == 0 || StateOf(tid) != 'S') usleep(1000);
-  c->CaptureAll(signal, nullptr, MonotonicNanos() + 5 * kNanosPerSecond);
+  // Under ThreadSanitizer a thread blocked in read() never runs the handler
+  // (signals wait for its safe points): its state is recorded all the same.
+  c->CaptureAll(signal, nullptr, MonotonicNanos() + kNanosPerSecond);
   ASSERT_EQ(write(fds[1], "x", 1), 1);
   reader.join();
   close(fds[0]);
@@ -150,7 +152,7 @@ TEST(ThreadCaptureTest, RecordsEachThreadsStateBeforeAskingIt) {
 
   const int i = IndexOf(*c, tid);
   ASSERT_GE(i, 0);
-  EXPECT_EQ(c->thread(i).outcome, Outcome::kAnswered);
+  EXPECT_NE(c->thread(i).outcome, Outcome::kBlocked);
   EXPECT_EQ(c->thread(i).state, 'S');
 }
 
