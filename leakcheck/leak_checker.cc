@@ -237,7 +237,9 @@ absl::StatusOr<LeakReport> FindLeaks(const LeakSnapshot& before,
   std::vector<pid_t> replaced;
   const bool unrecorded_changed =
       options.check_threads && before.UnrecordedThreadsChanged(&replaced);
-  for (bool last_poll = false;;) {
+  // Without a grace window the first look is the last: nothing is waited
+  // for, so nothing is worth a first, cheaper sighting.
+  for (bool last_poll = options.grace <= absl::ZeroDuration();;) {
     bool unclassified = false;
     // No thread came or went since the snapshot: nothing new to list.
     if (options.check_threads &&
