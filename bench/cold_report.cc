@@ -127,11 +127,11 @@ void BM_HangDump(benchmark::State& state) {
   peer_env.push_back("LEAKY_SUITE_PEERS=1");
   std::vector<double> dump, eu, gdb;
   for (auto _ : state) {
-    absl::StatusOr<internal::ProcessResult> r = internal::RunProcess(
-        {kSuite, "--taskleak_test_timeout=1s",
-         "--taskleak_report_dir=/tmp/taskleak-bench",
-         "--gtest_filter=LeakySuite.A_*"},
-        hang_env, absl::Seconds(120));
+    absl::StatusOr<internal::ProcessResult> r =
+        internal::RunProcess({kSuite, "--taskleak_test_timeout=1s",
+                              "--taskleak_report_dir=/tmp/taskleak-bench",
+                              "--gtest_filter=LeakySuite.A_*"},
+                             hang_env, absl::Seconds(120));
     const int64_t ended = MonotonicNs();
     if (!r.ok() || r->exit_code != 1 ||
         r->output.find("timed out") == std::string::npos) {

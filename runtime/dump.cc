@@ -148,9 +148,8 @@ std::vector<ThreadCreator> CreatorsOf(pid_t tid) {
 void SetCapturedStack(const ThreadStack& stack, ThreadDump* dump) {
   dump->stack_available = stack.available;
   dump->stack_unavailable_reason = stack.unavailable_reason;
-  dump->stack = stack.available
-                    ? DefaultSymbolizer().SymbolizeShared(stack.pcs)
-                    : SharedFrames();
+  dump->stack = stack.available ? DefaultSymbolizer().SymbolizeShared(stack.pcs)
+                                : SharedFrames();
 }
 
 std::vector<ThreadDump> DescribeThreads(absl::Span<const ThreadInfo> threads,

@@ -93,8 +93,11 @@ void ReportInChild(const emergency::Trigger& trigger,
   stacks.reserve(capture.size());
   std::vector<pid_t> tids;
   tids.reserve(capture.size());
-  for (int i = 0; i < capture.size(); ++i) tids.push_back(capture.thread(i).tid);
-  std::vector<absl::StatusOr<ThreadInfo>> infos = ReadEachThreadInfo(tids, list);
+  for (int i = 0; i < capture.size(); ++i) {
+    tids.push_back(capture.thread(i).tid);
+  }
+  std::vector<absl::StatusOr<ThreadInfo>> infos =
+      ReadEachThreadInfo(tids, list);
   for (int i = 0; i < capture.size(); ++i) {
     const pid_t tid = tids[i];
     absl::StatusOr<ThreadInfo>& info = infos[i];

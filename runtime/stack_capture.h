@@ -28,14 +28,15 @@
 // - A thread that blocks the signal (SigBlk in /proc/self/task/TID/status)
 //   is reported as soon as the others have answered (within a few ms),
 //   without waiting for the deadline, and never has more than one request
-//   queued: later captures look at its status before asking it. A thread that exits is reported as exited.
-//   A thread that cannot run the handler (stopped, or held in the kernel as
-//   in vfork) is reported when the deadline passes. Under ThreadSanitizer,
-//   signals are delivered only at the sanitizer's safe points: threads
-//   blocked in read() or on a mutex often miss the deadline and are reported
-//   so; the sanitizer's own thread blocks all signals. The sanitizer also
-//   hands a late handler the context saved when the signal arrived, so the
-//   stack of a thread that kept running can come out short or stale.
+//   queued: later captures look at its status before asking it. A thread that
+//   exits is reported as exited. A thread that cannot run the handler (stopped,
+//   or held in the kernel as in vfork) is reported when the deadline passes.
+//   Under ThreadSanitizer, signals are delivered only at the sanitizer's safe
+//   points: threads blocked in read() or on a mutex often miss the deadline and
+//   are reported so; the sanitizer's own thread blocks all signals. The
+//   sanitizer also hands a late handler the context saved when the signal
+//   arrived, so the stack of a thread that kept running can come out short or
+//   stale.
 //
 // Cost: the target threads do the work, in parallel. A frame seen before
 // costs no system call beyond checking a new stack page; a new one costs a

@@ -489,11 +489,11 @@ SharedFrames Symbolizer::SymbolizeShared(absl::Span<const uintptr_t> pcs) {
       return SharedFrames(it->second);
     }
   }
-  auto frames = std::make_shared<const std::vector<SymbolizedFrame>>(
-      SymbolizeStack(pcs));
-  const bool all_found = std::all_of(
-      frames->begin(), frames->end(),
-      [](const SymbolizedFrame& f) { return !f.module.empty(); });
+  auto frames =
+      std::make_shared<const std::vector<SymbolizedFrame>>(SymbolizeStack(pcs));
+  const bool all_found =
+      std::all_of(frames->begin(), frames->end(),
+                  [](const SymbolizedFrame& f) { return !f.module.empty(); });
   if (all_found && impl_->options.max_cached_addresses > 0) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->stacks.size() >= impl_->options.max_cached_addresses) {

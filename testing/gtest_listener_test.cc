@@ -335,10 +335,9 @@ TEST(GoogleTestListenerTest, ThreadParkedInAHeaderFunctionIsShownThere) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 1) << r->output;
   EXPECT_THAT(r->output,
-              HasSubstr(absl::StrCat(
-                  "header_suite::ParkInHeader() at "
-                  "./testing/testdata/parked_in_header.h:",
-                  line)))
+              HasSubstr(absl::StrCat("header_suite::ParkInHeader() at "
+                                     "./testing/testdata/parked_in_header.h:",
+                                     line)))
       << r->output;
 }
 

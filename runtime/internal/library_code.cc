@@ -7,9 +7,8 @@ namespace internal {
 
 bool IsSystemModule(absl::string_view module) {
   // Library directories only: a program built under /usr/src is the user's.
-  for (absl::string_view dir :
-       {"/lib/", "/lib32/", "/lib64/", "/usr/lib/", "/usr/lib32/",
-        "/usr/lib64/", "[vdso"}) {
+  for (absl::string_view dir : {"/lib/", "/lib32/", "/lib64/", "/usr/lib/",
+                                "/usr/lib32/", "/usr/lib64/", "[vdso"}) {
     if (absl::StartsWith(module, dir)) return true;
   }
   return false;
