@@ -537,10 +537,13 @@ TEST(Race, AtomicVsPlainSynced) {
 }
 
 char g_buffer[64];
+// Set once the buffer is filled. Relaxed: TSan sees no happens-before in it.
+std::atomic<bool> g_filled{false};
 NOINLINE void FillBuffer(char c, bool locked) {
   std::unique_lock<std::mutex> lock(g_mu, std::defer_lock);
   if (locked) lock.lock();
   memset(g_buffer, c, sizeof(g_buffer));
+  g_filled.store(true, std::memory_order_relaxed);
 }
 NOINLINE void CopyBuffer(char* out, bool locked) {
   std::unique_lock<std::mutex> lock(g_mu, std::defer_lock);
@@ -549,7 +552,12 @@ NOINLINE void CopyBuffer(char* out, bool locked) {
 }
 NOINLINE void RunMemcpy(bool locked) {
   char copy[64];
+  g_filled.store(false, std::memory_order_relaxed);
   std::thread t(FillBuffer, 'a', locked);
+  // The copy follows the fill whatever the scheduler does (with the
+  // pthread_create interposer a thread starts later): TSan's report, whose
+  // stacks depend on which access came first, is then the same every time.
+  while (!g_filled.load(std::memory_order_relaxed)) std::this_thread::yield();
   CopyBuffer(copy, locked);
   t.join();
 }
