@@ -1,6 +1,5 @@
 #include "taskleak/runtime/symbolizer.h"
 
-#include <cxxabi.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <sys/auxv.h>
@@ -16,19 +15,20 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "taskleak/runtime/internal/debuginfo_lookup.h"
+#include "taskleak/runtime/internal/dwarf_scopes.h"
 #include "taskleak/runtime/internal/libdw.h"
 #include "taskleak/runtime/internal/library_code.h"
 #include "taskleak/runtime/internal/loaded_modules.h"
 #include "taskleak/runtime/internal/own_fds.h"
+#include "taskleak/runtime/internal/symbol_names.h"
 
 namespace taskleak {
 namespace {
 
 using internal::CurrentLoaderCounts;
+using internal::Demangle;
 using internal::ExecutablePath;
 using internal::FindElf;
 using internal::FindLocalDebuginfo;
@@ -37,40 +37,7 @@ using internal::LibDw;
 using internal::LoadedModule;
 using internal::LoadedModules;
 using internal::LoaderCounts;
-
-// The spellings of std::string that demangling produces, and what people
-// write instead.
-std::string Tidy(std::string name) {
-  name = absl::StrReplaceAll(name, {{"std::__cxx11::", "std::"}});
-  return absl::StrReplaceAll(
-      name, {{"std::basic_string<char, std::char_traits<char>, "
-              "std::allocator<char> >",
-              "std::string"}});
-}
-
-// Bazel compiles with PWD=/proc/self/cwd so that debug info does not name
-// its sandbox; what follows is the path from the workspace root.
-std::string SourcePath(const char* file) {
-  if (file == nullptr) return "";
-  absl::string_view path(file);
-  absl::ConsumePrefix(&path, "/proc/self/cwd/");
-  return std::string(path);
-}
-
-std::string Demangle(const char* name) {
-  if (name == nullptr) return "";
-  if (name[0] == '_' && name[1] == 'Z') {
-    int status = 0;
-    char* demangled = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-    if (demangled != nullptr && status == 0) {
-      std::string result = Tidy(demangled);
-      std::free(demangled);
-      return result;
-    }
-    std::free(demangled);
-  }
-  return name;
-}
+using internal::SourcePath;
 
 // The module name of the kernel's vDSO in frames, as /proc/PID/maps says.
 constexpr char kVdso[] = "[vdso]";
@@ -151,10 +118,6 @@ struct Symbolizer::Impl {
   SymbolizedFrame ModuleFrame(Dwfl_Module* mod, uintptr_t pc);
   std::string SymbolName(Dwfl_Module* mod, uintptr_t pc);
   std::string LineTableLocation(Dwfl_Module* mod, uintptr_t pc, int* line);
-  struct Scopes;
-  Scopes EnclosingFunctions(Dwfl_Module* mod, uintptr_t pc);
-  std::string DieName(Dwarf_Die* die);
-  std::string CallSite(Dwarf_Die* die, Dwarf_Die* cudie, int* line);
 
   const SymbolizerOptions options;
   // std::mutex, not absl::Mutex: ThreadSanitizer sees through pthread's
@@ -234,39 +197,6 @@ bool Symbolizer::Impl::ReportModules() {
   return true;
 }
 
-std::string Symbolizer::Impl::DieName(Dwarf_Die* die) {
-  Dwarf_Attribute attr;
-  // The linkage name demangles to the qualified name with parameter types;
-  // DW_AT_name alone is the bare name.
-  const unsigned int kNameAttributes[] = {DW_AT_linkage_name,
-                                          DW_AT_MIPS_linkage_name, DW_AT_name};
-  for (unsigned int name : kNameAttributes) {
-    if (lib->dwarf_attr_integrate(die, name, &attr) != nullptr) {
-      if (const char* s = lib->dwarf_formstring(&attr)) return Demangle(s);
-    }
-  }
-  return "";
-}
-
-std::string Symbolizer::Impl::CallSite(Dwarf_Die* die, Dwarf_Die* cudie,
-                                       int* line) {
-  Dwarf_Attribute attr;
-  Dwarf_Word value = 0;
-  *line = 0;
-  if (lib->dwarf_attr(die, DW_AT_call_line, &attr) != nullptr &&
-      lib->dwarf_formudata(&attr, &value) == 0) {
-    *line = static_cast<int>(value);
-  }
-  Dwarf_Files* files = nullptr;
-  size_t nfiles = 0;
-  if (lib->dwarf_attr(die, DW_AT_call_file, &attr) != nullptr &&
-      lib->dwarf_formudata(&attr, &value) == 0 &&
-      lib->dwarf_getsrcfiles(cudie, &files, &nfiles) == 0 && value < nfiles) {
-    return SourcePath(lib->dwarf_filesrc(files, value, nullptr, nullptr));
-  }
-  return "";
-}
-
 // The module containing `pc`, or null; looks again once if the loader has
 // loaded something since the modules were last reported.
 Dwfl_Module* Symbolizer::Impl::ModuleOf(uintptr_t pc) {
@@ -316,35 +246,6 @@ std::string Symbolizer::Impl::LineTableLocation(Dwfl_Module* mod, uintptr_t pc,
       lib->dwfl_lineinfo(l, &line_addr, line, &column, &mtime, &length));
 }
 
-// The functions enclosing a pc, innermost first: inlined subroutines, then
-// (if DWARF has it) the subprogram that contains them.
-struct Symbolizer::Impl::Scopes {
-  std::vector<Dwarf_Die> chain;
-  bool ends_in_subprogram = false;
-  Dwarf_Die* cudie = nullptr;  // The compilation unit; owned by libdw.
-};
-
-Symbolizer::Impl::Scopes Symbolizer::Impl::EnclosingFunctions(Dwfl_Module* mod,
-                                                              uintptr_t pc) {
-  Scopes scopes;
-  Dwarf_Addr dwbias = 0;
-  scopes.cudie = lib->dwfl_module_addrdie(mod, pc, &dwbias);
-  if (scopes.cudie == nullptr) return scopes;
-  Dwarf_Die* dies = nullptr;
-  const int n = lib->dwarf_getscopes(scopes.cudie, pc - dwbias, &dies);
-  for (int i = 0; i < n; ++i) {
-    const int tag = lib->dwarf_tag(&dies[i]);
-    if (tag == DW_TAG_inlined_subroutine) scopes.chain.push_back(dies[i]);
-    if (tag == DW_TAG_subprogram) {
-      scopes.chain.push_back(dies[i]);
-      scopes.ends_in_subprogram = true;
-      break;
-    }
-  }
-  std::free(dies);
-  return scopes;
-}
-
 // Whether `base.pc` is library code: in a system module (whose DWARF is
 // then never opened), or in a compilation unit of a library source.
 bool Symbolizer::Impl::IsLibraryCode(Dwfl_Module* mod,
@@ -375,7 +276,7 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
   }
   int line = 0;
   const std::string file = LineTableLocation(mod, pc, &line);
-  Scopes scopes = EnclosingFunctions(mod, pc);
+  internal::Scopes scopes = internal::EnclosingFunctions(*lib, mod, pc);
   std::vector<Dwarf_Die>& chain = scopes.chain;
 
   // One frame per enclosing function. The innermost is at the line table's
@@ -385,12 +286,15 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
     const bool outermost = i + 1 == chain.size() && scopes.ends_in_subprogram;
     frame.inlined = !outermost;
     // The symbol table names clones ("[clone .cold]") that DWARF does not.
-    frame.function = outermost && !symbol.empty() ? symbol : DieName(&chain[i]);
+    frame.function = outermost && !symbol.empty()
+                         ? symbol
+                         : internal::DieName(*lib, &chain[i]);
     if (i == 0) {
       frame.file = file;
       frame.line = line;
     } else {
-      frame.file = CallSite(&chain[i - 1], scopes.cudie, &frame.line);
+      frame.file =
+          internal::CallSite(*lib, &chain[i - 1], scopes.cudie, &frame.line);
     }
     frames->push_back(std::move(frame));
   }
@@ -402,7 +306,8 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
       frame.file = file;
       frame.line = line;
     } else {
-      frame.file = CallSite(&chain.back(), scopes.cudie, &frame.line);
+      frame.file =
+          internal::CallSite(*lib, &chain.back(), scopes.cudie, &frame.line);
     }
     frames->push_back(std::move(frame));
   }
