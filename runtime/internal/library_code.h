@@ -12,7 +12,7 @@ namespace internal {
 
 // A module in a system library directory (/lib, /usr/lib and their 32/64
 // variants: libc, libstdc++, Debian's Abseil) or the kernel's vDSO:
-// everything in it is library code.
+// everything in it is library code. Never the running executable.
 bool IsSystemModule(absl::string_view module);
 
 // A source file that belongs to a library: a system header or source
