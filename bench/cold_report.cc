@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -73,35 +74,57 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// eu-stack's and gdb's times on the first test's threads, one pair per
+// iteration (-1 where a peer failed), and how they compare with ours.
+class PeerTimes {
+ public:
+  explicit PeerTimes(std::vector<std::string> env) : env_(std::move(env)) {
+    env_.push_back("LEAKY_SUITE_PEERS=1");
+  }
+
+  // Runs the first test, checks off, with the peers timing its threads.
+  void Measure() {
+    std::map<std::string, double> peers;
+    Run({"--taskleak_mode=off", "--gtest_filter=LeakySuite.A_*"}, env_, &peers);
+    eu_.push_back(peers.count("eu_stack_ms") ? peers["eu_stack_ms"] : -1);
+    gdb_.push_back(peers.count("gdb_ms") ? peers["gdb_ms"] : -1);
+  }
+
+  // The peers' medians, and each over `ours_ms` as PEER_over_`what`.
+  void Report(benchmark::State& state, double ours_ms,
+              const std::string& what) const {
+    state.counters["eu_stack_ms"] = Median(eu_);
+    state.counters["gdb_ms"] = Median(gdb_);
+    state.counters["eu_stack_over_" + what] = Median(eu_) / ours_ms;
+    state.counters["gdb_over_" + what] = Median(gdb_) / ours_ms;
+  }
+
+ private:
+  std::vector<std::string> env_;
+  std::vector<double> eu_, gdb_;
+};
+
 void BM_LeakReport(benchmark::State& state) {
-  const std::string threads = absl::StrCat(state.range(0));
   const std::vector<std::string> env = {
-      absl::StrCat("LEAKY_SUITE_THREADS=", threads)};
-  std::vector<std::string> peer_env = env;
-  peer_env.push_back("LEAKY_SUITE_PEERS=1");
+      absl::StrCat("LEAKY_SUITE_THREADS=", state.range(0))};
   const std::string reports = "--taskleak_report_dir=/tmp/taskleak-bench";
-  std::vector<double> cold, warm, eu, gdb;
+  PeerTimes peers(env);
+  std::vector<double> cold, warm;
   for (auto _ : state) {
     const Gaps off = Run({"--taskleak_mode=off"}, env);
     const Gaps on = Run({"--taskleak_grace=0", reports}, env);
-    std::map<std::string, double> peers;
-    Run({"--taskleak_mode=off"}, peer_env, &peers);
+    peers.Measure();
     if (off.cold_ms < 0 || on.cold_ms < 0) {
       state.SkipWithError("the leaky suite failed or printed no marks");
       return;
     }
     cold.push_back(on.cold_ms - off.cold_ms);
     warm.push_back(on.warm_ms - off.warm_ms);
-    eu.push_back(peers.count("eu_stack_ms") ? peers["eu_stack_ms"] : -1);
-    gdb.push_back(peers.count("gdb_ms") ? peers["gdb_ms"] : -1);
   }
   const double cold_ms = Median(cold);
   state.counters["cold_ms"] = cold_ms;
   state.counters["warm_ms"] = Median(warm);
-  state.counters["eu_stack_ms"] = Median(eu);
-  state.counters["gdb_ms"] = Median(gdb);
-  state.counters["eu_stack_over_cold"] = Median(eu) / cold_ms;
-  state.counters["gdb_over_cold"] = Median(gdb) / cold_ms;
+  peers.Report(state, cold_ms, "cold");
 }
 BENCHMARK(BM_LeakReport)
     ->Arg(1000)
@@ -123,9 +146,8 @@ void BM_HangDump(benchmark::State& state) {
       absl::StrCat("LEAKY_SUITE_THREADS=", state.range(0))};
   std::vector<std::string> hang_env = env;
   hang_env.push_back("LEAKY_SUITE_HANG=1");
-  std::vector<std::string> peer_env = env;
-  peer_env.push_back("LEAKY_SUITE_PEERS=1");
-  std::vector<double> dump, eu, gdb;
+  PeerTimes peers(env);
+  std::vector<double> dump;
   for (auto _ : state) {
     absl::StatusOr<internal::ProcessResult> r =
         internal::RunProcess({kSuite, "--taskleak_test_timeout=1s",
@@ -144,18 +166,11 @@ void BM_HangDump(benchmark::State& state) {
       return;
     }
     dump.push_back((ended - m.at("A_start")) / 1e6 - 1000);
-    std::map<std::string, double> peers;
-    Run({"--taskleak_mode=off", "--gtest_filter=LeakySuite.A_*"}, peer_env,
-        &peers);
-    eu.push_back(peers.count("eu_stack_ms") ? peers["eu_stack_ms"] : -1);
-    gdb.push_back(peers.count("gdb_ms") ? peers["gdb_ms"] : -1);
+    peers.Measure();
   }
   const double dump_ms = Median(dump);
   state.counters["dump_ms"] = dump_ms;
-  state.counters["eu_stack_ms"] = Median(eu);
-  state.counters["gdb_ms"] = Median(gdb);
-  state.counters["eu_stack_over_dump"] = Median(eu) / dump_ms;
-  state.counters["gdb_over_dump"] = Median(gdb) / dump_ms;
+  peers.Report(state, dump_ms, "dump");
 }
 BENCHMARK(BM_HangDump)
     ->Arg(100)
