@@ -1,10 +1,13 @@
 #include "taskleak/leakcheck/leak_report.h"
 
 #include <errno.h>
+#include <stdint.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "taskleak/runtime/internal/json_writer.h"
@@ -30,18 +33,63 @@ std::string Label(const ThreadDump& t) {
   return absl::StrCat("unnamed thread ", t.info.id.tid);
 }
 
+// The threads' names for the one-line summary, in order of first
+// appearance. Equal names are counted once ("worker (3 threads)"), unnamed
+// threads together, and past kSummaryNames entries the rest only as a count:
+// a summary of 1000 threads still reads in one line; the report lists all.
+constexpr size_t kSummaryNames = 8;
+
+std::string SummaryNames(const std::vector<ThreadDump>& threads) {
+  struct Entry {
+    std::string label;  // the first thread's
+    bool unnamed = false;
+    size_t count = 0;
+  };
+  std::vector<Entry> entries;
+  absl::flat_hash_map<std::string, size_t> named_index;
+  size_t unnamed_index = SIZE_MAX;
+  for (const ThreadDump& t : threads) {
+    std::string label = Label(t);
+    const bool unnamed = label != t.info.name;
+    size_t* index = &unnamed_index;
+    if (!unnamed)
+      index = &named_index.try_emplace(label, SIZE_MAX).first->second;
+    if (*index == SIZE_MAX) {
+      *index = entries.size();
+      entries.push_back({std::move(label), unnamed});
+    }
+    ++entries[*index].count;
+  }
+  std::vector<std::string> parts;
+  size_t listed = 0;
+  for (const Entry& e : entries) {
+    if (parts.size() == kSummaryNames) break;
+    listed += e.count;
+    if (e.count == 1) {
+      parts.push_back(e.label);
+    } else if (e.unnamed) {
+      parts.push_back(absl::StrCat(e.count, " unnamed threads"));
+    } else {
+      parts.push_back(absl::StrCat(e.label, " (", e.count, " threads)"));
+    }
+  }
+  std::string out = absl::StrJoin(parts, ", ");
+  if (listed < threads.size()) {
+    absl::StrAppend(&out, " and ", threads.size() - listed, " more");
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string LeakReport::Summary() const {
   if (clean()) return "";
   std::vector<std::string> parts;
   if (!threads.empty()) {
-    std::vector<std::string> names;
-    for (const ThreadDump& t : threads) names.push_back(Label(t));
     parts.push_back(absl::StrCat(
         Plural(threads.size(), "thread", "threads"), " started by ", scope,
         threads.size() == 1 ? " is" : " are", " still running after ",
-        Duration(grace), ": ", absl::StrJoin(names, ", ")));
+        Duration(grace), ": ", SummaryNames(threads)));
   }
   if (!tasks.empty()) {
     std::vector<std::string> names;
