@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "taskleak/runtime/internal/proc/proc_stat.h"
@@ -309,6 +311,25 @@ TEST(ProcStatTest, NameMayContainParenthesesAndSpaces) {
 TEST(ProcStatTest, TruncatedLineIsRejected) {
   EXPECT_FALSE(internal::ParseProcStat("12 (x) S 1 1").ok());
   EXPECT_FALSE(internal::ParseProcStat("no parentheses at all").ok());
+  // Ends exactly at the start time (field 22), without a newline: complete.
+  EXPECT_TRUE(
+      internal::ParseProcStat("1 (x) S 0 0 0 0 0 0 0 0 0 0 5 6 0 0 0 0 0 0 77")
+          .ok());
+  // Ends one field short of it.
+  EXPECT_FALSE(
+      internal::ParseProcStat("1 (x) S 0 0 0 0 0 0 0 0 0 0 5 6 0 0 0 0 0 0")
+          .ok());
+}
+
+TEST(ProcStatTest, NonNumericTimeFieldIsRejected) {
+  std::string line = StatLine(12, "x", 'S', 99);
+  // utime is field 14: the 12th after the name.
+  std::vector<std::string> fields = absl::StrSplit(line, ' ');
+  fields[13] = "7x";
+  absl::StatusOr<internal::ProcStat> stat =
+      internal::ParseProcStat(absl::StrJoin(fields, " "));
+  ASSERT_FALSE(stat.ok());
+  EXPECT_THAT(stat.status().message(), HasSubstr("bad fields"));
 }
 
 TEST(ThreadListTest, LiveThreadCountOfAPlainDirectoryIsAClearError) {
