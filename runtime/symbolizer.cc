@@ -23,6 +23,7 @@
 #include "taskleak/runtime/internal/loaded_modules.h"
 #include "taskleak/runtime/internal/own_fds.h"
 #include "taskleak/runtime/internal/symbol_names.h"
+#include "taskleak/runtime/internal/symbol_table.h"
 
 namespace taskleak {
 namespace {
@@ -116,7 +117,8 @@ struct Symbolizer::Impl {
   // The steps of SymbolizeWithDwfl.
   Dwfl_Module* ModuleOf(uintptr_t pc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   SymbolizedFrame ModuleFrame(Dwfl_Module* mod, uintptr_t pc);
-  std::string SymbolName(Dwfl_Module* mod, uintptr_t pc);
+  std::string SymbolName(Dwfl_Module* mod, uintptr_t pc)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   std::string LineTableLocation(Dwfl_Module* mod, uintptr_t pc, int* line);
 
   const SymbolizerOptions options;
@@ -128,6 +130,10 @@ struct Symbolizer::Impl {
   absl::flat_hash_map<std::vector<uintptr_t>,
                       std::shared_ptr<const std::vector<SymbolizedFrame>>>
       stacks ABSL_GUARDED_BY(mu);
+  // Each module's symbols, read on its first lookup; valid until the
+  // modules are reported again.
+  absl::flat_hash_map<Dwfl_Module*, std::unique_ptr<internal::SymbolTable>>
+      symbol_tables ABSL_GUARDED_BY(mu);
   SymbolizerStats stats ABSL_GUARDED_BY(mu);
   bool tried_dwfl ABSL_GUARDED_BY(mu) = false;
   const LibDw* lib = nullptr;
@@ -179,6 +185,7 @@ bool Symbolizer::Impl::ReportModules() {
   // shows up as a change next time.
   reported_counts = CurrentLoaderCounts();
   ++stats.module_reports;
+  symbol_tables.clear();
   const std::vector<LoadedModule> modules = LoadedModules();
   lib->dwfl_report_begin(dwfl);
   int reported = 0;
@@ -224,10 +231,16 @@ SymbolizedFrame Symbolizer::Impl::ModuleFrame(Dwfl_Module* mod, uintptr_t pc) {
 
 // The demangled symbol-table name of the function at `pc`, or "".
 std::string Symbolizer::Impl::SymbolName(Dwfl_Module* mod, uintptr_t pc) {
-  GElf_Off offset = 0;
-  GElf_Sym sym;
-  const char* raw = lib->dwfl_module_addrinfo(mod, pc, &offset, &sym, nullptr,
-                                              nullptr, nullptr);
+  std::unique_ptr<internal::SymbolTable>& table = symbol_tables[mod];
+  if (table == nullptr)
+    table = std::make_unique<internal::SymbolTable>(*lib, mod);
+  const char* raw = table->Find(pc);
+  if (raw == nullptr) {
+    GElf_Off offset = 0;
+    GElf_Sym sym;
+    raw = lib->dwfl_module_addrinfo(mod, pc, &offset, &sym, nullptr, nullptr,
+                                    nullptr);
+  }
   if (raw == nullptr) return "";
   // Symbol tables spell versioned definitions "name@@VERSION".
   return Demangle(std::string(raw, strcspn(raw, "@")).c_str());

@@ -49,6 +49,9 @@ const LibDw* DoLoad() {
       !Resolve(handle, "dwfl_module_info", &lib.dwfl_module_info) ||
       !Resolve(handle, "dwfl_module_getelf", &lib.dwfl_module_getelf) ||
       !Resolve(handle, "dwfl_module_addrinfo", &lib.dwfl_module_addrinfo) ||
+      !Resolve(handle, "dwfl_module_getsymtab", &lib.dwfl_module_getsymtab) ||
+      !Resolve(handle, "dwfl_module_getsym_info",
+               &lib.dwfl_module_getsym_info) ||
       !Resolve(handle, "dwfl_module_getsrc", &lib.dwfl_module_getsrc) ||
       !Resolve(handle, "dwfl_lineinfo", &lib.dwfl_lineinfo) ||
       !Resolve(handle, "dwfl_module_addrdie", &lib.dwfl_module_addrdie) ||

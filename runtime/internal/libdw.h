@@ -27,6 +27,8 @@ struct LibDw {
   decltype(&::dwfl_module_info) dwfl_module_info;
   decltype(&::dwfl_module_getelf) dwfl_module_getelf;
   decltype(&::dwfl_module_addrinfo) dwfl_module_addrinfo;
+  decltype(&::dwfl_module_getsymtab) dwfl_module_getsymtab;
+  decltype(&::dwfl_module_getsym_info) dwfl_module_getsym_info;
   decltype(&::dwfl_module_getsrc) dwfl_module_getsrc;
   decltype(&::dwfl_lineinfo) dwfl_lineinfo;
   decltype(&::dwfl_module_addrdie) dwfl_module_addrdie;
