@@ -46,16 +46,41 @@ void AppendFrames(const std::vector<SymbolizedFrame>& frames, int max_frames,
   }
 }
 
+std::vector<uintptr_t> PcsOf(const std::vector<SymbolizedFrame>& frames) {
+  std::vector<uintptr_t> pcs;
+  pcs.reserve(frames.size());
+  for (const SymbolizedFrame& f : frames) pcs.push_back(f.pc);
+  return pcs;
+}
+
+// Numbers stacks so that equal ones get equal ids. Equal lookup addresses
+// symbolize to equal frames, so addresses are compared, which costs far
+// less than names; and threads that share one symbolized stack
+// (SharedFrames) share its id without comparing at all.
+class StackIds {
+ public:
+  int Of(const std::vector<SymbolizedFrame>& frames) {
+    auto [it, inserted] = by_storage_.try_emplace(frames.data(), 0);
+    if (inserted) {
+      it->second =
+          by_pcs_.try_emplace(PcsOf(frames), by_pcs_.size()).first->second;
+    }
+    return it->second;
+  }
+
+ private:
+  absl::flat_hash_map<const SymbolizedFrame*, int> by_storage_;
+  absl::flat_hash_map<std::vector<uintptr_t>, int> by_pcs_;
+};
+
 // What makes two threads "alike": the same state, the same whole stack and
-// the same creation stack. Equal lookup addresses symbolize to equal frames,
-// so addresses are compared, which costs far less than names for thousands
-// of threads.
+// the same creation stack.
 struct GroupKey {
   char state = '?';
   // Threads without a stack are never alike: each has its own reason.
   int unavailable_index = -1;
-  std::vector<uintptr_t> stack;
-  std::vector<uintptr_t> creation;
+  int stack = -1;
+  int creation = -1;
   bool operator==(const GroupKey& o) const {
     return state == o.state && unavailable_index == o.unavailable_index &&
            stack == o.stack && creation == o.creation;
@@ -67,30 +92,24 @@ struct GroupKey {
   }
 };
 
-std::vector<uintptr_t> PcsOf(const std::vector<SymbolizedFrame>& frames) {
-  std::vector<uintptr_t> pcs;
-  pcs.reserve(frames.size());
-  for (const SymbolizedFrame& f : frames) pcs.push_back(f.pc);
-  return pcs;
-}
-
 // Groups of indices into `threads`, in order of first appearance.
 std::vector<std::vector<int>> GroupThreads(
     absl::Span<const ThreadDump> threads) {
   absl::flat_hash_map<GroupKey, int> group_of;
   group_of.reserve(threads.size());
+  StackIds ids;
   std::vector<std::vector<int>> groups;
   for (int i = 0; i < static_cast<int>(threads.size()); ++i) {
     const ThreadDump& t = threads[i];
     GroupKey key;
     key.state = t.info.state;
     if (t.stack_available) {
-      key.stack = PcsOf(t.stack);
+      key.stack = ids.Of(t.stack);
     } else {
       key.unavailable_index = i;
     }
-    if (!t.created_by.empty()) key.creation = PcsOf(t.created_by[0].stack);
-    auto [it, inserted] = group_of.try_emplace(std::move(key), groups.size());
+    if (!t.created_by.empty()) key.creation = ids.Of(t.created_by[0].stack);
+    auto [it, inserted] = group_of.try_emplace(key, groups.size());
     if (inserted) groups.emplace_back();
     groups[it->second].push_back(i);
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "taskleak/runtime/frame_format.h"
@@ -173,6 +174,7 @@ struct SampleValue {
   int64_t count = 0;
   int first_index = 0;
   std::vector<std::string> names;  // distinct, in order of appearance
+  absl::flat_hash_set<std::string> seen;
 };
 
 // Thread names listed per sample; more become one "... N more" label.
@@ -195,17 +197,26 @@ std::string ThreadProfileProto(absl::Span<const ThreadDump> threads,
   }
 
   std::map<SampleKey, SampleValue> samples;
+  // Threads that share a symbolized stack (SharedFrames) share its
+  // locations and creation site: one walk per distinct stack.
+  absl::flat_hash_map<const SymbolizedFrame*, std::vector<uint64_t>>
+      locations_of;
+  absl::flat_hash_map<const SymbolizedFrame*, std::string> site_of;
   for (int i = 0; i < static_cast<int>(threads.size()); ++i) {
     const ThreadDump& t = threads[i];
     SampleKey key;
     if (t.stack_available) {
-      absl::Span<const SymbolizedFrame> rest(t.stack);
-      while (!rest.empty()) {
-        size_t n = 1;
-        while (n < rest.size() && rest[n].pc == rest[0].pc) ++n;
-        key.locations.push_back(b.Location(rest.subspan(0, n)));
-        rest.remove_prefix(n);
+      auto [known, inserted] = locations_of.try_emplace(t.stack.data());
+      if (inserted) {
+        absl::Span<const SymbolizedFrame> rest(t.stack);
+        while (!rest.empty()) {
+          size_t n = 1;
+          while (n < rest.size() && rest[n].pc == rest[0].pc) ++n;
+          known->second.push_back(b.Location(rest.subspan(0, n)));
+          rest.remove_prefix(n);
+        }
       }
+      key.locations = known->second;
     } else {
       key.locations.push_back(b.PseudoLocation(absl::StrCat(
           "[stack unavailable: ", t.stack_unavailable_reason, "]")));
@@ -213,18 +224,20 @@ std::string ThreadProfileProto(absl::Span<const ThreadDump> threads,
     key.state = ThreadStateName(t.info.state);
     if (!t.created_by.empty()) {
       key.created_by = t.created_by[0].name;
-      if (const SymbolizedFrame* site = SiteFrame(t.created_by[0].stack)) {
-        key.created_at = FormatFrame(*site);
+      const SharedFrames& creation = t.created_by[0].stack;
+      auto [site, inserted] = site_of.try_emplace(creation.data());
+      if (inserted) {
+        if (const SymbolizedFrame* frame = SiteFrame(creation)) {
+          site->second = FormatFrame(*frame);
+        }
       }
+      key.created_at = site->second;
     }
     auto [it, inserted] = samples.try_emplace(std::move(key));
     SampleValue& v = it->second;
     if (inserted) v.first_index = i;
     ++v.count;
-    if (std::find(v.names.begin(), v.names.end(), t.info.name) ==
-        v.names.end()) {
-      v.names.push_back(t.info.name);
-    }
+    if (v.seen.insert(t.info.name).second) v.names.push_back(t.info.name);
   }
 
   // In the order the threads came, as in the text report.
