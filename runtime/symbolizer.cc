@@ -11,6 +11,7 @@
 #include <mutex>
 #include <utility>
 
+#include "absl/base/config.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -231,10 +232,18 @@ SymbolizedFrame Symbolizer::Impl::ModuleFrame(Dwfl_Module* mod, uintptr_t pc) {
 
 // The demangled symbol-table name of the function at `pc`, or "".
 std::string Symbolizer::Impl::SymbolName(Dwfl_Module* mod, uintptr_t pc) {
+  const char* raw = nullptr;
+#ifndef ABSL_HAVE_THREAD_SANITIZER
+  // Not under ThreadSanitizer: reading a whole table there pushes the
+  // program's earlier accesses out of TSan's history, so that its race
+  // reports lose a stack (testing:tsan_neutral_test, History). libdw's own
+  // lookup below is slower and leaves the history alone.
   std::unique_ptr<internal::SymbolTable>& table = symbol_tables[mod];
-  if (table == nullptr)
+  if (table == nullptr) {
     table = std::make_unique<internal::SymbolTable>(*lib, mod);
-  const char* raw = table->Find(pc);
+  }
+  raw = table->Find(pc);
+#endif
   if (raw == nullptr) {
     GElf_Off offset = 0;
     GElf_Sym sym;

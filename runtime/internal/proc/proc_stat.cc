@@ -1,7 +1,10 @@
 #include "taskleak/runtime/internal/proc/proc_stat.h"
 
+#include <vector>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace taskleak {
 namespace internal {
@@ -24,21 +27,9 @@ absl::StatusOr<ProcStat> ParseProcStat(absl::string_view line) {
   }
   ProcStat stat;
   stat.name = std::string(line.substr(open + 1, close - open - 1));
-  // Walked in place, up to the last field we need, without a vector of all
-  // ~50 fields.
-  absl::string_view rest = line.substr(close + 1);
-  absl::string_view fields[kStartTime + 1];
-  int count = 0;
-  size_t pos = 0;
-  while (count <= kStartTime) {
-    pos = rest.find_first_not_of(' ', pos);
-    if (pos == absl::string_view::npos) break;
-    size_t end = rest.find(' ', pos);
-    if (end == absl::string_view::npos) end = rest.size();
-    fields[count++] = rest.substr(pos, end - pos);
-    pos = end;
-  }
-  if (count <= kStartTime || fields[0].size() != 1 ||
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(line.substr(close + 1), ' ', absl::SkipWhitespace());
+  if (fields.size() <= kStartTime || fields[0].size() != 1 ||
       !absl::SimpleAtoi(fields[kUtime], &stat.utime_ticks) ||
       !absl::SimpleAtoi(fields[kStime], &stat.stime_ticks) ||
       !absl::SimpleAtoi(fields[kStartTime], &stat.start_ticks)) {
