@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "taskleak/runtime/task_registry.h"
+#include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
 namespace {
@@ -280,6 +281,72 @@ TEST(LeakCheckerTest, LeakedThreadIsReportedWithStacksAfterTheGrace) {
       << report.Text();
   EXPECT_THAT(report.Text(), HasSubstr("leak_checker_test.cc:"));
   EXPECT_THAT(report.Json(), HasSubstr("\"name\":\"leaky-worker\""));
+}
+
+// The last look captures first and takes each thread's name, state and CPU
+// time from its answer: the same report as from /proc.
+TEST(LeakCheckerTest, LastLookDescribesThreadsFromTheirAnswers) {
+  LeakCheckOptions options = Fast();
+  options.grace = absl::ZeroDuration();
+  LeakSnapshot before = Snapshot(options);
+  Stragglers stragglers;
+  stragglers.StartLeakedThread("answers-0");
+  stragglers.StartLeakedThread("answers-1");
+  // Settled in its wait, as /proc would say it is.
+  absl::SleepFor(absl::Milliseconds(50));
+  const absl::Time started = absl::Now();
+  LeakReport report = Check(before, options, "PoolTest.Shutdown");
+  ASSERT_THAT(report.threads, SizeIs(2)) << report.Text();
+  for (const ThreadDump& t : report.threads) {
+    absl::StatusOr<ThreadInfo> proc = ReadThreadInfo(t.info.id.tid);
+    ASSERT_TRUE(proc.ok()) << proc.status();
+    EXPECT_EQ(t.info.name, proc->name);
+    EXPECT_EQ(t.info.state, 'S') << report.Text();
+    EXPECT_LE(t.info.start_time, started);
+    EXPECT_GT(t.info.start_time, started - absl::Seconds(5));
+    EXPECT_LE(t.info.cpu_time, proc->cpu_time + absl::Milliseconds(20));
+    ASSERT_TRUE(t.stack_available) << t.stack_unavailable_reason;
+    EXPECT_TRUE(StackHas(t.stack, "WaitInLeakedThread")) << report.Text();
+    ASSERT_THAT(t.created_by, SizeIs(1));
+    EXPECT_TRUE(StackHas(t.created_by[0].stack, "StartLeakedThread"));
+  }
+  EXPECT_THAT(report.Text(), HasSubstr("(sleeping, age "));
+}
+
+// A thread in pause() returns from it when the capture signal's handler
+// runs, and ends: it was alive when judged, and is still blamed.
+TEST(LeakCheckerTest, ThreadThatTheCaptureEndsIsStillBlamed) {
+#ifdef ABSL_HAVE_THREAD_SANITIZER
+  GTEST_SKIP() << "ThreadSanitizer defers signals to a thread in pause(), "
+                  "which then never returns from it";
+#endif
+  LeakCheckOptions options = Fast();
+  options.grace = absl::ZeroDuration();
+  LeakSnapshot before = Snapshot(options);
+  std::atomic<bool> paused{false};
+  auto returned = std::make_shared<std::atomic<bool>>(false);
+  std::thread pausing([&paused, returned] {
+    pthread_setname_np(pthread_self(), "pausing");
+    paused.store(true);
+    pause();
+    returned->store(true);
+  });
+  while (!paused.load()) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(50));
+  LeakReport report = Check(before, options, "PauseTest.Leaks");
+  // The capture's signal ends its pause().
+  for (int i = 0; i < 500 && !returned->load(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(returned->load()) << "pause() never returned";
+  if (returned->load()) {
+    pausing.join();
+  } else {
+    pausing.detach();
+  }
+  ASSERT_THAT(report.threads, SizeIs(1)) << report.Text();
+  EXPECT_EQ(report.threads[0].info.name, "pausing");
+  ASSERT_THAT(report.threads[0].created_by, SizeIs(1)) << report.Text();
 }
 
 TEST(LeakCheckerTest, ThreadThatEndsWithinTheGraceIsClean) {

@@ -286,9 +286,16 @@ std::vector<pid_t> CollectAnswers(const std::vector<Request>& requests,
   std::vector<pid_t> answered;
   for (const Request& request : requests) {
     ThreadStack& stack = c.results[request.result];
-    switch (
-        CaptureSlots().FinishSlot(request.slot, give_up_nanos, &stack.pcs)) {
+    internal::ThreadSelfReport self;
+    switch (CaptureSlots().FinishSlot(request.slot, give_up_nanos, &stack.pcs,
+                                      &self)) {
       case internal::SlotOutcome::kAnswered:
+        stack.self.reported = true;
+        stack.self.name = self.name;
+        stack.self.cpu_time = self.cpu_nanos < 0
+                                  ? absl::ZeroDuration()
+                                  : absl::Nanoseconds(self.cpu_nanos);
+        stack.self.state = self.state;
         stack.available = !stack.pcs.empty();
         stack.unavailable_reason = stack.available ? "" : kNoFrame;
         answered.push_back(stack.tid);

@@ -90,6 +90,16 @@ struct ThreadStack {
   // the calling thread, pcs[0] lies in CaptureThreadStacks or
   // CaptureAllThreadStacks.
   std::vector<uintptr_t> pcs;
+  // What the thread said about itself while it answered, so that a caller
+  // needs no /proc read for it. Unset unless the thread answered.
+  struct SelfReport {
+    bool reported = false;
+    std::string name;  // its comm, as in /proc/self/task/TID/stat
+    absl::Duration cpu_time;
+    // 'S' if the signal found it asleep in a system call, 'R' if running
+    // its own code, '?' if its context could not tell (ThreadInfo's letters).
+    char state = '?';
+  } self;
 };
 
 // Captures the stacks of the given threads of this process, in the order

@@ -31,7 +31,9 @@ namespace taskleak {
 // One thread's identity for its whole life.
 struct ThreadId {
   pid_t tid = 0;
-  // Clock ticks since boot at which the thread started (field 22 of stat).
+  // Clock ticks since boot at which the thread started (field 22 of stat);
+  // 0 in a ThreadInfo built from the thread's own answer to a capture
+  // (ThreadStack::self, runtime/stack_capture.h) instead of /proc.
   uint64_t start_ticks = 0;
 
   friend bool operator==(const ThreadId& a, const ThreadId& b) {

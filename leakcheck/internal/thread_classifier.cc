@@ -1,6 +1,7 @@
 #include "taskleak/leakcheck/internal/thread_classifier.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,7 +23,58 @@ ThreadDump NameAndCreatorsOf(const ThreadInfo& info) {
   return dump;
 }
 
+// ReadEachThreadInfo for `tids`, except that a thread that answered the
+// capture (`first`, in the same order) with a full report on itself is
+// described from that report: its name and CPU time as /proc would give
+// them, its state at the moment of the signal, and its start from the
+// interposer's record (its ThreadId then has no start ticks). One that
+// answered is never taken for gone: the signal may well have ended it (a
+// thread in pause() returns from it), after the moment the check judges.
+std::vector<absl::StatusOr<ThreadInfo>> InfoFromCapture(
+    absl::Span<const pid_t> tids, absl::Span<const CapturedFirst> first) {
+  auto from_report = [&](size_t i) {
+    const ThreadStack::SelfReport& self = first[i].stack.self;
+    ThreadInfo info;
+    info.id.tid = tids[i];
+    info.name = self.name;
+    info.state = self.state;
+    info.cpu_time = self.cpu_time;
+    info.start_time = first[i].creators[0].created_at;
+    return info;
+  };
+  std::vector<absl::StatusOr<ThreadInfo>> infos(tids.size(),
+                                                absl::UnknownError(""));
+  std::vector<pid_t> unreported;
+  std::vector<size_t> unreported_at;
+  for (size_t i = 0; i < tids.size(); ++i) {
+    const ThreadStack::SelfReport& self = first[i].stack.self;
+    if (self.reported && self.state != '?' && !self.name.empty() &&
+        !first[i].creators.empty()) {
+      infos[i] = from_report(i);
+    } else {
+      unreported.push_back(tids[i]);
+      unreported_at.push_back(i);
+    }
+  }
+  std::vector<absl::StatusOr<ThreadInfo>> read = ReadEachThreadInfo(unreported);
+  for (size_t j = 0; j < read.size(); ++j) {
+    const size_t i = unreported_at[j];
+    if (absl::IsNotFound(read[j].status()) && first[i].stack.self.reported &&
+        !first[i].creators.empty()) {
+      infos[i] = from_report(i);
+    } else {
+      infos[i] = std::move(read[j]);
+    }
+  }
+  return infos;
+}
+
 }  // namespace
+
+bool Checker::CapturesFirst(size_t fresh) const {
+  return ThreadOriginsRecorded() &&
+         fresh > static_cast<size_t>(std::max(options_.tolerance, 0));
+}
 
 absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
     const absl::flat_hash_set<pid_t>& before, bool last_poll) {
@@ -42,7 +94,30 @@ absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
     }
     fresh.push_back(tid);
   }
-  std::vector<absl::StatusOr<ThreadInfo>> infos = ReadEachThreadInfo(fresh);
+  // Their creators are read before the capture, which may end a thread.
+  std::vector<CapturedFirst> first;
+  if (last_poll && CapturesFirst(fresh.size())) {
+    first.resize(fresh.size());
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      auto known = candidates_.find(fresh[i]);
+      first[i].creators = known != candidates_.end()
+                              ? known->second.dump.created_by
+                              : CreatorsOf(fresh[i]);
+    }
+    absl::StatusOr<std::vector<ThreadStack>> captured =
+        CaptureThreadStacks(fresh, options_.dump.capture);
+    if (captured.ok() && captured->size() == fresh.size()) {
+      for (size_t i = 0; i < fresh.size(); ++i) {
+        first[i].stack = std::move((*captured)[i]);
+      }
+    } else {
+      first.clear();
+    }
+  }
+  absl::flat_hash_map<pid_t, const CapturedFirst*> first_of;
+  for (size_t i = 0; i < first.size(); ++i) first_of[fresh[i]] = &first[i];
+  std::vector<absl::StatusOr<ThreadInfo>> infos =
+      first.empty() ? ReadEachThreadInfo(fresh) : InfoFromCapture(fresh, first);
   for (size_t i = 0; i < fresh.size(); ++i) {
     const pid_t tid = fresh[i];
     absl::StatusOr<ThreadInfo>& info = infos[i];
@@ -53,11 +128,17 @@ absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
         it->second.dump.info.name != info->name) {
       to_classify.push_back(*std::move(info));
     } else {
-      it->second.dump.info = *std::move(info);
+      Candidate& c = it->second;
+      c.dump.info = *std::move(info);
+      if (!first.empty()) {
+        SetCapturedStack(first[i].stack, &c.dump);
+        c.captured = true;
+        c.round = round_;
+      }
     }
     alive.push_back(tid);
   }
-  if (!to_classify.empty()) Classify(to_classify);
+  if (!to_classify.empty()) Classify(to_classify, first_of);
   std::sort(alive.begin(), alive.end());
   std::vector<pid_t> blamed;
   std::vector<int> matches(rules_.size(), 0);
@@ -135,7 +216,9 @@ bool Checker::NeedsStack(const ThreadInfo& info) const {
   return !ThreadOriginsRecorded() || CreationOf(info.id.tid) == nullptr;
 }
 
-void Checker::Classify(const std::vector<ThreadInfo>& threads) {
+void Checker::Classify(
+    const std::vector<ThreadInfo>& threads,
+    const absl::flat_hash_map<pid_t, const CapturedFirst*>& first) {
   GatherRules();
   std::vector<ThreadInfo> to_capture;
   // The threads were listed before this: with no start pending now, one
@@ -144,6 +227,15 @@ void Checker::Classify(const std::vector<ThreadInfo>& threads) {
   // Each with whether it holds a capture.
   std::vector<std::pair<ThreadDump, bool>> dumps;
   for (const ThreadInfo& info : threads) {
+    auto captured = first.find(info.id.tid);
+    if (captured != first.end()) {
+      ThreadDump dump;
+      dump.info = info;
+      dump.created_by = captured->second->creators;
+      SetCapturedStack(captured->second->stack, &dump);
+      dumps.emplace_back(std::move(dump), true);
+      continue;
+    }
     if (NeedsStack(info)) {
       to_capture.push_back(info);
       continue;

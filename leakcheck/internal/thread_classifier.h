@@ -19,6 +19,7 @@
 #include "taskleak/leakcheck/ignore_rules.h"
 #include "taskleak/leakcheck/leak_checker.h"
 #include "taskleak/runtime/dump.h"
+#include "taskleak/runtime/stack_capture.h"
 #include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
@@ -36,6 +37,13 @@ struct Candidate {
   // none), and in which poll it was judged.
   bool captured = false;
   int round = -1;
+};
+
+// A thread as the last poll's capture found it (Checker::CapturesFirst),
+// with its creators as they were just before.
+struct CapturedFirst {
+  ThreadStack stack;
+  std::vector<ThreadCreator> creators;
 };
 
 class Checker {
@@ -65,7 +73,9 @@ class Checker {
 
   // The blamed threads' dumps for the report. A thread judged in the last
   // poll from a capture keeps that capture, taken moments ago: it is not
-  // captured and symbolized again. The others are captured now.
+  // captured and symbolized again. The others are captured now. At the last
+  // poll, when more threads are new than the tolerance allows, that capture
+  // comes first and also names the threads (CapturesFirst).
   absl::StatusOr<std::vector<ThreadDump>> ReportDumps(
       absl::Span<const pid_t> tids) const;
 
@@ -81,7 +91,16 @@ class Checker {
   // waited for without a single capture.
   bool NeedsStack(const ThreadInfo& info) const;
 
-  void Classify(const std::vector<ThreadInfo>& threads);
+  // Judges `threads`; those in `first` (by tid) are judged with that
+  // capture and those creators, and not captured again.
+  void Classify(const std::vector<ThreadInfo>& threads,
+                const absl::flat_hash_map<pid_t, const CapturedFirst*>& first);
+
+  // The last look, when it may end in a report: whether one capture should
+  // serve both the verdict and the report, and describe the threads that
+  // answer it (ThreadStack::self) so that only the others are read from
+  // /proc.
+  bool CapturesFirst(size_t fresh) const;
 
   const LeakCheckOptions& options_;
   std::vector<IgnoreRule> rules_;

@@ -51,6 +51,7 @@ struct StackSlots::Slot {
   int max = 0;
   // Written by the handler before it publishes kDone.
   int count = 0;
+  ThreadSelfReport self;
 };
 
 void PrepareToUnwind(const LibUnwind& lib) {
@@ -233,12 +234,18 @@ absl::Span<const uintptr_t> StackSlots::Frames(int index) const {
   return absl::MakeConstSpan(slot.pcs, slot.count);
 }
 
+const ThreadSelfReport& StackSlots::SelfReport(int index) const {
+  return SlotAt(index).self;
+}
+
 SlotOutcome StackSlots::FinishSlot(int index, int64_t give_up_nanos,
-                                   std::vector<uintptr_t>* pcs) {
+                                   std::vector<uintptr_t>* pcs,
+                                   ThreadSelfReport* self) {
   const SlotOutcome outcome = SettleSlot(index, give_up_nanos);
   if (outcome == SlotOutcome::kAnswered) {
     const absl::Span<const uintptr_t> frames = Frames(index);
     pcs->assign(frames.begin(), frames.end());
+    if (self != nullptr) *self = SelfReport(index);
     SlotAt(index).tag.store(Tag(generation_, kIdle), std::memory_order_relaxed);
   }
   return outcome;
@@ -258,6 +265,7 @@ void StackSlots::AnswerRequest(uint64_t value, void* ucontext) {
   slot->count = lib == nullptr || ucontext == nullptr
                     ? 0
                     : UnwindSignalContext(*lib, ucontext, slot->pcs, slot->max);
+  ReportSelf(ucontext, &slot->self);
   slot->tag.store(Tag(gen, kDone), std::memory_order_release);
   CountAnswer(gen);
 }

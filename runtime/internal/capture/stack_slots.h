@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "taskleak/runtime/internal/capture/thread_self_report.h"
 #include "taskleak/runtime/internal/unwind/libunwind.h"
 
 namespace taskleak {
@@ -95,15 +96,22 @@ class StackSlots {
   // The stack a settled, answered slot holds.
   absl::Span<const uintptr_t> Frames(int index) const;
 
-  // SettleSlot, then copies an answer into `pcs` and frees the slot.
+  // What the answering thread said about itself (thread_self_report.h).
+  // Valid for a settled, answered slot, like Frames(index).
+  const ThreadSelfReport& SelfReport(int index) const;
+
+  // SettleSlot, then copies an answer into `pcs` (and the thread's report
+  // into `self`, if not null) and frees the slot.
   SlotOutcome FinishSlot(int index, int64_t give_up_nanos,
-                         std::vector<uintptr_t>* pcs);
+                         std::vector<uintptr_t>* pcs,
+                         ThreadSelfReport* self = nullptr);
 
   // Handler side. Async-signal-safe: no allocation, no locks.
 
   // Unwinds the interrupted context `ucontext` into the slot named by
-  // `value` if that slot is still armed for the same generation, then
-  // counts it as answered. Does nothing for a stale or malformed value.
+  // `value` if that slot is still armed for the same generation, with the
+  // thread's report on itself, then counts it as answered. Does nothing for
+  // a stale or malformed value.
   void AnswerRequest(uint64_t value, void* ucontext);
 
  private:

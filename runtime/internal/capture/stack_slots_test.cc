@@ -3,6 +3,7 @@
 
 #include "taskleak/runtime/internal/capture/stack_slots.h"
 
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -90,7 +91,9 @@ TEST(StackSlotsTest, ASlotStillBeingWrittenIsPassedByTheNextCapture) {
   ASSERT_EQ(first, 0);
   const uint64_t request = slots->RequestValue(first);
   slots->ReleaseSenderHold();
-  int context = 0;  // never read: the held unwinder gives up first
+  // Never unwound (the held unwinder gives up first); the handler's report
+  // on itself reads its registers (a zero pc: state '?').
+  ucontext_t context = {};
   std::thread handler([&] { slots->AnswerRequest(request, &context); });
   while (!unwinding) usleep(1000);
   EXPECT_EQ(slots->SettleSlot(first, MonotonicNanos()),
