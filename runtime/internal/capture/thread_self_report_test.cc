@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "taskleak/runtime/thread_list.h"
+#include "taskleak/runtime/internal/proc/proc_stat.h"
 
 namespace taskleak {
 namespace internal {
@@ -43,13 +45,17 @@ ThreadSelfReport AskForReport(pid_t tid) {
   return g_report;
 }
 
-// What /proc says the thread is doing; the test waits until it says
+// What /proc says the thread is doing: the test waits until it says
 // `state` so that the report is compared with a settled thread.
 void AwaitProcState(pid_t tid, char state) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
   for (int i = 0; i < 5000; ++i) {
-    absl::StatusOr<ThreadInfo> info = ReadThreadInfo(tid);
-    ASSERT_TRUE(info.ok()) << info.status();
-    if (info->state == state) return;
+    std::ifstream file(path);
+    std::string line;
+    std::getline(file, line);
+    absl::StatusOr<ProcStat> stat = ParseProcStat(line);
+    ASSERT_TRUE(stat.ok()) << stat.status();
+    if (stat->state == state) return;
     usleep(200);
   }
   FAIL() << "thread " << tid << " never reached state " << state;
