@@ -94,13 +94,14 @@ absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
     }
     fresh.push_back(tid);
   }
-  // Their creators are read before the capture, which may end a thread.
+  // Their creators are read before the capture, which may end a thread
+  // (a settled candidate's are final).
   std::vector<CapturedFirst> first;
   if (last_poll && CapturesFirst(fresh.size())) {
     first.resize(fresh.size());
     for (size_t i = 0; i < fresh.size(); ++i) {
       auto known = candidates_.find(fresh[i]);
-      first[i].creators = known != candidates_.end()
+      first[i].creators = known != candidates_.end() && known->second.settled
                               ? known->second.dump.created_by
                               : CreatorsOf(fresh[i]);
     }
