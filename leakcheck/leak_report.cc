@@ -1,7 +1,6 @@
 #include "taskleak/leakcheck/leak_report.h"
 
 #include <errno.h>
-#include <stdint.h>
 
 #include <string>
 #include <utility>
@@ -46,19 +45,16 @@ std::string SummaryNames(const std::vector<ThreadDump>& threads) {
     size_t count = 0;
   };
   std::vector<Entry> entries;
-  absl::flat_hash_map<std::string, size_t> named_index;
-  size_t unnamed_index = SIZE_MAX;
+  // Named threads by name; all unnamed ones under one key.
+  absl::flat_hash_map<std::pair<bool, std::string>, size_t> index_of;
   for (const ThreadDump& t : threads) {
     std::string label = Label(t);
     const bool unnamed = label != t.info.name;
-    size_t* index = &unnamed_index;
-    if (!unnamed)
-      index = &named_index.try_emplace(label, SIZE_MAX).first->second;
-    if (*index == SIZE_MAX) {
-      *index = entries.size();
-      entries.push_back({std::move(label), unnamed});
-    }
-    ++entries[*index].count;
+    auto [it, inserted] = index_of.try_emplace(
+        std::make_pair(unnamed, unnamed ? std::string() : label),
+        entries.size());
+    if (inserted) entries.push_back({std::move(label), unnamed});
+    ++entries[it->second].count;
   }
   std::vector<std::string> parts;
   size_t listed = 0;

@@ -42,14 +42,17 @@ std::vector<absl::StatusOr<ThreadInfo>> InfoFromCapture(
     info.start_time = first[i].creators[0].created_at;
     return info;
   };
+  // It answered, and its start is known.
+  auto answered = [&](size_t i) {
+    return first[i].stack.self.reported && !first[i].creators.empty();
+  };
   std::vector<absl::StatusOr<ThreadInfo>> infos(tids.size(),
                                                 absl::UnknownError(""));
   std::vector<pid_t> unreported;
   std::vector<size_t> unreported_at;
   for (size_t i = 0; i < tids.size(); ++i) {
     const ThreadStack::SelfReport& self = first[i].stack.self;
-    if (self.reported && self.state != '?' && !self.name.empty() &&
-        !first[i].creators.empty()) {
+    if (answered(i) && self.state != '?' && !self.name.empty()) {
       infos[i] = from_report(i);
     } else {
       unreported.push_back(tids[i]);
@@ -59,8 +62,7 @@ std::vector<absl::StatusOr<ThreadInfo>> InfoFromCapture(
   std::vector<absl::StatusOr<ThreadInfo>> read = ReadEachThreadInfo(unreported);
   for (size_t j = 0; j < read.size(); ++j) {
     const size_t i = unreported_at[j];
-    if (absl::IsNotFound(read[j].status()) && first[i].stack.self.reported &&
-        !first[i].creators.empty()) {
+    if (absl::IsNotFound(read[j].status()) && answered(i)) {
       infos[i] = from_report(i);
     } else {
       infos[i] = std::move(read[j]);
