@@ -78,6 +78,8 @@ struct LeakCheckOptions {
   std::function<void(int threads, int tasks)> on_wait;
 };
 
+class DeferredCheck;
+
 // What was alive at one moment.
 class LeakSnapshot {
  public:
@@ -122,6 +124,7 @@ class LeakSnapshot {
     bool SameThreadsAs(const ThreadCounters& other) const;
   };
   friend struct ListingCache;
+  friend class DeferredCheck;  // leakcheck/deferred_check.h
   // Shared with the listing cache and other snapshots: never copied.
   std::shared_ptr<const absl::flat_hash_set<pid_t>> tids_;
   // When origins are recorded: the identities of the listed threads that

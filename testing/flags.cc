@@ -118,15 +118,25 @@ absl::Status SetReportDir(absl::string_view value, Options* o) {
   return absl::OkStatus();
 }
 
-absl::Status SetStrictSingletons(absl::string_view value, Options* o) {
+// A switch: given alone, "true" or "1" turns it on; "false" or "0" off.
+absl::Status SetSwitch(absl::string_view flag, absl::string_view value,
+                       bool* on) {
   if (value == "" || value == "true" || value == "1") {
-    o->check.strict_singletons = true;
+    *on = true;
   } else if (value == "false" || value == "0") {
-    o->check.strict_singletons = false;
+    *on = false;
   } else {
-    return Bad("strict_singletons", value, "expected true or false");
+    return Bad(flag, value, "expected true or false");
   }
   return absl::OkStatus();
+}
+
+absl::Status SetStrictSingletons(absl::string_view value, Options* o) {
+  return SetSwitch("strict_singletons", value, &o->check.strict_singletons);
+}
+
+absl::Status SetGraceOverlap(absl::string_view value, Options* o) {
+  return SetSwitch("grace_overlap", value, &o->grace_overlap);
 }
 
 absl::Status SetTestTimeout(absl::string_view value, Options* o) {
@@ -144,25 +154,11 @@ absl::Status SetTestTimeout(absl::string_view value, Options* o) {
 }
 
 absl::Status SetDumpOnSignal(absl::string_view value, Options* o) {
-  if (value == "" || value == "true" || value == "1") {
-    o->dump_on_signal = true;
-  } else if (value == "false" || value == "0") {
-    o->dump_on_signal = false;
-  } else {
-    return Bad("dump_on_signal", value, "expected true or false");
-  }
-  return absl::OkStatus();
+  return SetSwitch("dump_on_signal", value, &o->dump_on_signal);
 }
 
 absl::Status SetTimeline(absl::string_view value, Options* o) {
-  if (value == "" || value == "true" || value == "1") {
-    o->timeline = true;
-  } else if (value == "false" || value == "0") {
-    o->timeline = false;
-  } else {
-    return Bad("timeline", value, "expected true or false");
-  }
-  return absl::OkStatus();
+  return SetSwitch("timeline", value, &o->timeline);
 }
 
 absl::Status SetSymbolize(absl::string_view value, Options* o) {
@@ -214,6 +210,12 @@ const std::vector<Flag>& Flags() {
       {"grace", "DURATION", "how long new threads and tasks may take to end",
        SetGrace, false, false,
        [](const Options& o) { return absl::FormatDuration(o.check.grace); }},
+      {"grace_overlap", "",
+       "let the grace window run on while the next tests run; threads\n"
+       "      still alive when it closes fail the run at its end, named\n"
+       "      with their test",
+       SetGraceOverlap, false, true,
+       [](const Options& o) { return OnOff(o.grace_overlap); }},
       {"tolerance", "N", "new threads, and new tasks, allowed per test",
        SetTolerance, false, false,
        [](const Options& o) { return absl::StrCat(o.check.tolerance); }},

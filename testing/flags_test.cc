@@ -89,7 +89,7 @@ TEST_F(FlagsTest, EveryFlagIsAppliedAndRemoved) {
        "--taskleak_ignore_function=Cache::Refresh",
        "--taskleak_check=threads,fds", "--taskleak_max_frames=8",
        "--taskleak_report_dir=/tmp/r", "--taskleak_strict_singletons",
-       "positional"},
+       "--taskleak_grace_overlap", "positional"},
       &rest);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_THAT(rest, ElementsAre("--gtest_filter=A.*", "positional"));
@@ -105,6 +105,7 @@ TEST_F(FlagsTest, EveryFlagIsAppliedAndRemoved) {
   EXPECT_EQ(o->check.dump.max_frames, 8);
   EXPECT_EQ(o->report_dir, "/tmp/r");
   EXPECT_TRUE(o->check.strict_singletons);
+  EXPECT_TRUE(o->grace_overlap);
 }
 
 TEST_F(FlagsTest, EnvironmentTwinsAndFlagsWin) {
@@ -145,6 +146,7 @@ TEST_F(FlagsTest, BadInputNamesTheFlagAndTheProblem) {
            {"--taskleak_check=threads,heapz", "unknown check 'heapz'"},
            {"--taskleak_max_frames=0", "expected a count, 1 or more"},
            {"--taskleak_strict_singletons=maybe", "expected true or false"},
+           {"--taskleak_grace_overlap=soon", "expected true or false"},
        }) {
     absl::StatusOr<GoogleTestLeakOptions> o = Parse({c.arg}, nullptr);
     ASSERT_FALSE(o.ok()) << c.arg;
@@ -187,7 +189,7 @@ TEST_F(FlagsTest, HelpNamesEveryFlag) {
         "--taskleak_ignore_thread", "--taskleak_ignore_function",
         "--taskleak_ignore_created_by", "--taskleak_check",
         "--taskleak_max_frames", "--taskleak_report_dir",
-        "--taskleak_strict_singletons"}) {
+        "--taskleak_strict_singletons", "--taskleak_grace_overlap"}) {
     EXPECT_THAT(help, HasSubstr(flag));
   }
 }

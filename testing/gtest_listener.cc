@@ -53,6 +53,7 @@ internal::LeakListenerOptions LeakOptions(
   leak.off = options.mode == Mode::kOff;
   leak.warn = options.mode == Mode::kWarn;
   leak.check = options.check;
+  leak.grace_overlap = options.grace_overlap;
   // While the check waits, a dump says what for (the watchdog's timing
   // ends when the body does).
   leak.check.on_wait = &internal::WatchdogLeakCheckWaiting;

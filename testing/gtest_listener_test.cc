@@ -64,11 +64,12 @@ TEST(GoogleTestListenerTest, OnlyTheLeakingTestsFail) {
   for (const char* clean :
        {"Clean.JoinsItsThread", "Leaky.SkipsTheCheck", "Leaky.ToleratesOne",
         "Leaky.IgnoresByName", "Lingering.EndsWithinTheGrace",
-        "Lingering.AllowedExtraTime", "Numbers/LeakOnOdd.Worker/0",
-        "Typed/0.JoinsItsThread", "Typed/1.JoinsItsThread",
-        "ForkDeathTest.ChildIsNotChecked", "SuiteStartsWorker.First",
-        "SuiteStartsWorker.Second", "SuiteTearDownStartsWorker.Test",
-        "SuiteStopsItsWorker.First", "SuiteStopsItsWorker.Second"}) {
+        "Lingering.AllowedExtraTime", "Lingering.AfterAllowedExtraTime",
+        "Numbers/LeakOnOdd.Worker/0", "Typed/0.JoinsItsThread",
+        "Typed/1.JoinsItsThread", "ForkDeathTest.ChildIsNotChecked",
+        "SuiteStartsWorker.First", "SuiteStartsWorker.Second",
+        "SuiteTearDownStartsWorker.Test", "SuiteStopsItsWorker.First",
+        "SuiteStopsItsWorker.Second"}) {
     EXPECT_THAT(r.output, HasSubstr(Passed(clean))) << r.output;
     EXPECT_THAT(r.output, Not(HasSubstr(Failed(clean)))) << r.output;
   }
@@ -483,6 +484,56 @@ TEST(GoogleTestListenerTest, ShardsTogetherBlameTheSameTests) {
   EXPECT_THAT(failures, HasSubstr(Failed("Leaky.DetachedWorker")));
   EXPECT_THAT(failures, HasSubstr(Failed("Tasks.NeverCancelledTimer")));
   EXPECT_THAT(failures, Not(HasSubstr(Failed("Clean.JoinsItsThread"))));
+}
+
+// --taskleak_grace_overlap: a test returns while its threads still run,
+// and a thread still alive when its window closes fails the run at its end,
+// named with the test that started it.
+TEST(GoogleTestListenerTest, GraceOverlapBlamesTheLeakAtTheRunsEnd) {
+  const std::string xml = absl::StrCat(TempDir(), "/out.xml");
+  internal::ProcessResult r = RunSuite(
+      {"--gtest_filter=Leaky.DetachedWorker:Clean.*:Lingering.*",
+       "--taskleak_grace_overlap", absl::StrCat("--gtest_output=xml:", xml)});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr("found after Leaky.DetachedWorker ended, at the "
+                      "end of the run (--taskleak_grace_overlap)"),
+            HasSubstr("1 thread started by Leaky.DetachedWorker is "
+                      "still running after 300ms: leaky-worker"),
+            HasSubstr(absl::StrCat("leaky_suite.cc:", ThreadStartLine()))))
+      << r.output;
+  // Reported once, after the last test.
+  const size_t report = r.output.find("found after Leaky.DetachedWorker");
+  EXPECT_EQ(r.output.find("found after Leaky", report + 1), std::string::npos)
+      << r.output;
+  EXPECT_LT(r.output.find(Passed("Lingering.AfterAllowedExtraTime")), report);
+  // And said again under GoogleTest's summary, which counts no failed test.
+  EXPECT_THAT(r.output,
+              HasSubstr("taskleak: the run fails: 1 leak found after the "
+                        "tests ended (--taskleak_grace_overlap):\n  1 thread "
+                        "started by Leaky.DetachedWorker"));
+  EXPECT_LT(r.output.find("0 FAILED TESTS"),
+            r.output.find("taskleak: the run fails"));
+  // The threads that end within their windows are not reported.
+  EXPECT_THAT(r.output, Not(HasSubstr("started by Lingering.")));
+  EXPECT_THAT(r.output, HasSubstr("thread of the test before: running"));
+  // GoogleTest's XML carries the failure too.
+  EXPECT_THAT(internal::ReadFile(xml),
+              HasSubstr("found after Leaky.DetachedWorker ended"));
+}
+
+// The twin: threads that end within their windows, after their tests, fail
+// nothing; without the flag each test waits for its threads.
+TEST(GoogleTestListenerTest, GraceOverlapPassesThreadsThatEndInTime) {
+  internal::ProcessResult overlap =
+      RunSuite({"--gtest_filter=Lingering.*", "--taskleak_grace_overlap"});
+  EXPECT_EQ(overlap.exit_code, 0) << overlap.output;
+  EXPECT_THAT(overlap.output, Not(HasSubstr("still running")));
+  EXPECT_THAT(overlap.output, HasSubstr("thread of the test before: running"));
+  internal::ProcessResult waits = RunSuite({"--gtest_filter=Lingering.*"});
+  EXPECT_EQ(waits.exit_code, 0) << waits.output;
+  EXPECT_THAT(waits.output, HasSubstr("thread of the test before: ended"));
 }
 
 TEST(GoogleTestListenerTest, WarnAndOffModesPass) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,6 +113,11 @@ void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
   if (options_.timeline) EndTimelineScope();
   if (options_.on_check_start != nullptr) options_.on_check_start();
   CheckForLeaks(test);
+  // Earlier tests' threads that have ended since need no later check.
+  deferred_.erase(
+      std::remove_if(deferred_.begin(), deferred_.end(),
+                     [](Deferred& d) { return d.check.AllEnded(); }),
+      deferred_.end());
   if (suite_start_ == nullptr) return;
   // Cheap while no thread came or went: it reuses the last listing.
   absl::StatusOr<LeakSnapshot> snapshot = LeakSnapshot::Take(SuiteCheck());
@@ -184,6 +190,28 @@ void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
   if (snapshot_ == nullptr) return;
   LeakCheckOptions check = options_.check;
   if (!ApplyTestState(&check)) return;
+  if (options_.grace_overlap && check.check_threads) {
+    LeakCheckOptions threads = check;
+    threads.on_wait = nullptr;  // Its wait comes after every test.
+    absl::StatusOr<std::optional<DeferredCheck>> pending =
+        DeferredCheck::Start(*snapshot_, threads, TestName(test));
+    if (pending.ok()) {
+      if (pending->has_value()) {
+        deferred_.push_back(Deferred{**std::move(pending),
+                                     test.file() != nullptr ? test.file() : "",
+                                     test.line()});
+      }
+      check.check_threads = false;
+    } else {
+      fprintf(stderr, "taskleak: cannot defer the thread check of %s: %s\n",
+              TestName(test).c_str(),
+              std::string(pending.status().message()).c_str());
+    }
+    if (!check.check_threads && !check.check_tasks && !check.check_fds) {
+      snapshot_.reset();
+      return;
+    }
+  }
   absl::StatusOr<LeakReport> report =
       FindLeaks(*snapshot_, check, TestName(test));
   snapshot_.reset();
@@ -199,13 +227,47 @@ void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
   if (!report->clean()) Report(test.file(), test.line(), *report);
 }
 
+// Runs before GoogleTest's printer and XML writer end the iteration
+// (listeners end in reverse order), so that their summaries count a leak
+// found here.
+void LeakCheckListener::OnTestIterationEnd(const ::testing::UnitTest&, int) {
+  HiddenFromTsan hidden;
+  FinishDeferredChecks();
+}
+
+void LeakCheckListener::FinishDeferredChecks() {
+  for (Deferred& d : deferred_) {
+    absl::StatusOr<LeakReport> report = d.check.Finish();
+    if (!report.ok()) {
+      fprintf(stderr, "taskleak: cannot finish the thread check of %s: %s\n",
+              d.check.scope().c_str(),
+              std::string(report.status().message()).c_str());
+      continue;
+    }
+    for (const std::string& note : report->notes) {
+      fprintf(stderr, "taskleak: note: %s\n", note.c_str());
+    }
+    if (report->clean()) continue;
+    late_leaks_.push_back(report->Summary());
+    // Outside any test GoogleTest charges the failure to the run: the test
+    // itself has passed by now, so the message says which one leaked.
+    Report(d.file.c_str(), d.line, *report,
+           absl::StrCat("found after ", d.check.scope(),
+                        " ended, at the end of the run "
+                        "(--taskleak_grace_overlap): GoogleTest counts it "
+                        "against the run, not the test\n"));
+  }
+  deferred_.clear();
+}
+
 void LeakCheckListener::Report(const char* file, int line,
-                               const LeakReport& report) {
+                               const LeakReport& report,
+                               absl::string_view preface) {
   leaks_found = true;
   std::string name = report.scope;
   if (iteration_ > 0) absl::StrAppend(&name, ".", iteration_ + 1);
   leaks_.emplace_back(name, report.Summary());
-  std::string message = report.Text();
+  std::string message = absl::StrCat(preface, report.Text());
   std::string report_file;
   if (!options_.report_dir.empty()) {
     absl::StatusOr<std::string> path =
@@ -228,6 +290,15 @@ void LeakCheckListener::Report(const char* file, int line,
 }
 
 void LeakCheckListener::OnTestProgramEnd(const ::testing::UnitTest&) {
+  if (!late_leaks_.empty()) {
+    fprintf(stderr,
+            "taskleak: the run fails: %zu leak%s found after the tests "
+            "ended (--taskleak_grace_overlap):\n",
+            late_leaks_.size(), late_leaks_.size() == 1 ? "" : "s");
+    for (const std::string& summary : late_leaks_) {
+      fprintf(stderr, "  %s\n", summary.c_str());
+    }
+  }
   if (options_.timeline) WriteTimeline();
   // The CI findings are written after every listener's end: see
   // ci_findings_listener.h.

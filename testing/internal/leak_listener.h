@@ -14,7 +14,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
+#include "taskleak/leakcheck/deferred_check.h"
 #include "taskleak/leakcheck/leak_checker.h"
 
 namespace taskleak {
@@ -29,6 +31,12 @@ struct LeakListenerOptions {
   LeakCheckOptions check;
   // Called when a test's body has ended, before its check waits.
   void (*on_check_start)() = nullptr;
+  // A test's threads may end while the next tests run
+  // (--taskleak_grace_overlap): its check notes them and does not wait, and
+  // those still alive when their grace window closes fail the run at the
+  // iteration's end, named with their test (leakcheck/deferred_check.h).
+  // Tasks and descriptors are checked at each test's end as before.
+  bool grace_overlap = false;
   // Where report files go; empty: none.
   std::string report_dir;
   // Per-test scopes in the timeline, written at the end
@@ -46,6 +54,8 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   void OnTestStart(const ::testing::TestInfo& test) override;
   void OnTestEnd(const ::testing::TestInfo& test) override;
   void OnTestSuiteEnd(const ::testing::TestSuite& suite) override;
+  void OnTestIterationEnd(const ::testing::UnitTest& unit_test,
+                          int iteration) override;
   void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override;
 
  private:
@@ -56,13 +66,25 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   bool SuiteChecked() const;
   // The suite checks' options: threads only.
   LeakCheckOptions SuiteCheck() const;
-  // Fails the running test (or suite), at file:line.
-  void Report(const char* file, int line, const LeakReport& report);
+  // Finishes the deferred checks (grace_overlap): waits out what is left
+  // of their windows and reports the threads still alive.
+  void FinishDeferredChecks();
+  // Fails the running test (or suite, or the run), at file:line; `preface`
+  // comes first in the message.
+  void Report(const char* file, int line, const LeakReport& report,
+              absl::string_view preface = "");
   // report_dir/taskleak-timeline.json (runtime/timeline.h).
   void WriteTimeline() const;
 
   LeakListenerOptions options_;
   std::unique_ptr<LeakSnapshot> snapshot_;
+  // Tests whose threads were still running at their end (grace_overlap).
+  struct Deferred {
+    DeferredCheck check;
+    std::string file;
+    int line;
+  };
+  std::vector<Deferred> deferred_;
   // For the suite's own threads: at its start, at its last test's end, and
   // those started before its first test (by SetUpTestSuite).
   std::unique_ptr<LeakSnapshot> suite_start_;
@@ -72,6 +94,9 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   int iteration_ = 0;
   // "Suite.Test: summary" for the summary files.
   std::vector<std::pair<std::string, std::string>> leaks_;
+  // The summaries of leaks found after their tests (grace_overlap), said
+  // again under GoogleTest's summary, which counts no failed test for them.
+  std::vector<std::string> late_leaks_;
   // Set once /proc turned out unreadable, so the warning is printed once.
   bool disabled_ = false;
 };

@@ -5,8 +5,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -71,9 +73,21 @@ TEST(Lingering, EndsWithinTheGrace) {
 }
 
 // Needs more than the grace, and says so.
+std::atomic<bool> extra_time_thread_running{false};
 TEST(Lingering, AllowedExtraTime) {
   taskleak::ThisTest::AllowLingering(absl::Seconds(2));
-  StartShortLived(std::chrono::milliseconds(600));
+  extra_time_thread_running = true;
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    extra_time_thread_running = false;
+  }).detach();
+}
+
+// Whether the test before returned while its thread still ran: it does with
+// --taskleak_grace_overlap; otherwise its check waited for the thread.
+TEST(Lingering, AfterAllowedExtraTime) {
+  printf("thread of the test before: %s\n",
+         extra_time_thread_running ? "running" : "ended");
 }
 
 TEST(Tasks, NeverCancelledTimer) {
