@@ -7,10 +7,10 @@
 //
 // Each iteration runs bench/testdata/lingering_suite three ways, back to
 // back: plain, taskleak, taskleak with the overlap. Each test starts a
-// server thread that ends about 200 ms after the test, at its next wake-up.
-// Arguments: tests, each test's work in ms. Counters, medians over
-// iterations: plain_s, wait_s, overlap_s (whole runs, wall time) and the
-// ratios wait_x and overlap_x over plain.
+// server thread that notices the test's end at its next wake-up and ends.
+// Arguments: tests, each test's work in ms, how often servers wake in ms.
+// Counters, medians over iterations: plain_s, wait_s, overlap_s (whole runs,
+// wall time) and the ratios wait_x and overlap_x over plain.
 
 #include <algorithm>
 #include <string>
@@ -26,14 +26,15 @@ namespace {
 
 // Seconds the suite took, or -1 if it failed.
 double RunSeconds(const std::string& binary, std::vector<std::string> flags,
-                  int tests, int work_ms) {
+                  int tests, int work_ms, int wake_ms) {
   std::vector<std::string> argv = {binary, "--gtest_brief=1"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   const absl::Time start = absl::Now();
   absl::StatusOr<internal::ProcessResult> r =
       internal::RunProcess(argv,
                            {absl::StrCat("LINGERING_SUITE_TESTS=", tests),
-                            absl::StrCat("LINGERING_SUITE_WORK_MS=", work_ms)},
+                            absl::StrCat("LINGERING_SUITE_WORK_MS=", work_ms),
+                            absl::StrCat("LINGERING_SUITE_WAKE_MS=", wake_ms)},
                            absl::Seconds(600));
   if (!r.ok() || r->exit_code != 0) return -1;
   return absl::ToDoubleSeconds(absl::Now() - start);
@@ -47,13 +48,16 @@ double Median(std::vector<double> v) {
 void BM_LingeringSuite(benchmark::State& state) {
   const int tests = static_cast<int>(state.range(0));
   const int work_ms = static_cast<int>(state.range(1));
+  const int wake_ms = static_cast<int>(state.range(2));
   std::vector<double> plain, wait, overlap;
   for (auto _ : state) {
     plain.push_back(
-        RunSeconds("bench/lingering_suite_plain", {}, tests, work_ms));
-    wait.push_back(RunSeconds("bench/lingering_suite", {}, tests, work_ms));
+        RunSeconds("bench/lingering_suite_plain", {}, tests, work_ms, wake_ms));
+    wait.push_back(
+        RunSeconds("bench/lingering_suite", {}, tests, work_ms, wake_ms));
     overlap.push_back(RunSeconds("bench/lingering_suite",
-                                 {"--taskleak_grace_overlap"}, tests, work_ms));
+                                 {"--taskleak_grace_overlap"}, tests, work_ms,
+                                 wake_ms));
     if (plain.back() < 0 || wait.back() < 0 || overlap.back() < 0) {
       state.SkipWithError("the lingering suite failed");
       return;
@@ -66,11 +70,12 @@ void BM_LingeringSuite(benchmark::State& state) {
   state.counters["wait_x"] = Median(wait) / p;
   state.counters["overlap_x"] = Median(overlap) / p;
 }
-// Ten quick tests (the slack case), and thirty that each work 150 ms, like
-// a suite of HTTP-server tests.
+// Ten quick tests whose servers end up to 200 ms after them (the slack
+// case), and the shape of a suite of HTTP-server tests that took 5.2x as
+// long with the waiting: 50 tests of 200 ms whose servers end 650 ms later.
 BENCHMARK(BM_LingeringSuite)
-    ->Args({10, 5})
-    ->Args({30, 150})
+    ->Args({10, 5, 200})
+    ->Args({50, 200, 850})
     ->Iterations(3)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

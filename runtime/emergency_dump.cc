@@ -177,6 +177,8 @@ absl::Status DumpOnEmergencySignal(int signo, AfterDump after) {
   return emergency::DumpOnSignal(signo, after == AfterDump::kReraise);
 }
 
+bool SignalIgnored(int signo) { return emergency::SignalIgnored(signo); }
+
 void SetEmergencyFallback(absl::string_view label, absl::string_view file_path,
                           absl::string_view file_contents) {
   emergency::SetFallback(label, file_path, file_contents);

@@ -165,6 +165,11 @@ enum class AfterDump {
 // `signo` or ignores it, or if !SignalDumpsAvailable(). Not thread-safe.
 absl::Status DumpOnEmergencySignal(int signo, AfterDump after);
 
+// Whether `signo` is ignored (SIG_IGN), as whoever started the process may
+// leave it: nohup leaves SIGHUP so, and a non-interactive shell SIGINT and
+// SIGQUIT for its background jobs. Async-signal-safe.
+bool SignalIgnored(int signo);
+
 // Text the handler writes itself when the child does not finish: `label`
 // (e.g. the running test's name) in its lines, and `file_contents` to
 // `file_path` (e.g. a minimal JUnit XML) unless the path is empty or the

@@ -1,6 +1,6 @@
 // The pattern of suites whose tests start and stop local servers: each test
 // starts a server thread, does a little work, asks the server to stop and
-// returns, while the server notices only at its next wake-up, about 200 ms
+// returns, while the server notices only at its next wake-up, up to 200 ms
 // later. All tests pass; with taskleak's listener every test waits for its
 // server to end, unless --taskleak_grace_overlap lets the next tests run
 // meanwhile. The last test prints, over the tests before it, the median
@@ -8,8 +8,9 @@
 // the check took to notice; with the overlap, servers end during later
 // tests and the figure says nothing):
 //   lingering_suite: median slack after a server ended: slack_ms=...
-// LINGERING_SUITE_TESTS (default 10) sets the number of tests and
-// LINGERING_SUITE_WORK_MS (default 5) each test's work.
+// LINGERING_SUITE_TESTS (default 10) sets the number of tests,
+// LINGERING_SUITE_WORK_MS (default 5) each test's work and
+// LINGERING_SUITE_WAKE_MS (default 200) how often a server wakes up.
 
 #include <algorithm>
 #include <atomic>
@@ -26,8 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kWakeEvery = std::chrono::milliseconds(200);
-
 int FromEnvironment(const char* name, int fallback) {
   const char* value = getenv(name);
   return value != nullptr && atoi(value) > 0 ? atoi(value) : fallback;
@@ -35,6 +34,8 @@ int FromEnvironment(const char* name, int fallback) {
 const int kTests = FromEnvironment("LINGERING_SUITE_TESTS", 10);
 const std::chrono::milliseconds kWork(FromEnvironment("LINGERING_SUITE_WORK_MS",
                                                       5));
+const std::chrono::milliseconds kWakeEvery(
+    FromEnvironment("LINGERING_SUITE_WAKE_MS", 200));
 
 // Written by the server as it ends, read by the next test.
 std::atomic<Clock::rep> last_server_end{0};

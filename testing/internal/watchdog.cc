@@ -414,6 +414,9 @@ absl::Status InstallWatchdog(const WatchdogOptions& options) {
   if (signal_dumps) {
     for (auto [signo, after] : {std::pair{SIGTERM, AfterDump::kReraise},
                                 std::pair{SIGQUIT, AfterDump::kContinue}}) {
+      // Ignored by whoever started us (nohup, a script's background job):
+      // their choice, and nothing worth a line at every start.
+      if (SignalIgnored(signo)) continue;
       const absl::Status status = DumpOnEmergencySignal(signo, after);
       if (!status.ok()) {
         fprintf(stderr, "taskleak: %s: no thread dump on %s\n",

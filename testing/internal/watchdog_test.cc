@@ -408,6 +408,24 @@ TEST(WatchdogTest, ProgramsOwnSigtermHandlerIsKept) {
                     Not(HasSubstr("taskleak: SIGTERM while"))));
 }
 
+// A signal the parent left ignored (nohup, a script's background job) is
+// left so without a word; the others still dump.
+TEST(WatchdogTest, SignalTheParentIgnoresIsLeftQuietly) {
+  if (UnderThreadSanitizer()) GTEST_SKIP() << kOffUnderTsan;
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction previous;
+  ASSERT_EQ(sigaction(SIGQUIT, &ignore, &previous), 0);
+  const SuiteRun run =
+      RunSuite({"--gtest_filter=SignalTest.TermPrintsAndDies"});
+  sigaction(SIGQUIT, &previous, nullptr);
+  EXPECT_EQ(run.result.exit_code, 128 + SIGTERM) << run.result.output;
+  EXPECT_THAT(run.result.output,
+              AllOf(Not(HasSubstr("SIGQUIT")),
+                    HasSubstr("taskleak: SIGTERM while "
+                              "SignalTest.TermPrintsAndDies was running")));
+}
+
 // A SIGTERM handler under TSan could keep a hung process alive: SIGTERM
 // keeps its default action, even with a time limit.
 TEST(WatchdogTest, NoSignalDumpsUnderThreadSanitizer) {

@@ -405,6 +405,12 @@ absl::Status DumpOnSignal(int signo, bool reraise) {
   return absl::OkStatus();
 }
 
+bool SignalIgnored(int signo) {
+  struct sigaction found;
+  return sigaction(signo, nullptr, &found) == 0 &&
+         (found.sa_flags & SA_SIGINFO) == 0 && found.sa_handler == SIG_IGN;
+}
+
 void SetFallback(absl::string_view label, absl::string_view file_path,
                  absl::string_view file_contents) {
   State* s = state.load(std::memory_order_acquire);

@@ -74,6 +74,9 @@ void DisarmTimer();
 // taskleak::DumpOnEmergencySignal.
 absl::Status DumpOnSignal(int signo, bool reraise);
 
+// See taskleak::SignalIgnored.
+bool SignalIgnored(int signo);
+
 // See taskleak::SetEmergencyFallback.
 void SetFallback(absl::string_view label, absl::string_view file_path,
                  absl::string_view file_contents);
