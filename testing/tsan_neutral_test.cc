@@ -31,6 +31,8 @@ struct Case {
   const char* failing;  // Null for a synchronized twin.
   // Run ours with --taskleak_timeline, whose recording must order nothing.
   bool timeline = false;
+  // And with --taskleak_grace_overlap, whose deferred checks must not either.
+  bool overlap = false;
 };
 
 class TsanNeutralTest : public ::testing::TestWithParam<Case> {
@@ -43,8 +45,8 @@ class TsanNeutralTest : public ::testing::TestWithParam<Case> {
   }
 
   static internal::ProcessResult Run(const std::string& binary,
-                                     const char* filter,
-                                     bool timeline = false) {
+                                     const char* filter, bool timeline = false,
+                                     bool overlap = false) {
     // Keeps the options --config=tsan sets (history_size among them); TSan's
     // own exit status (66) would hide the one the mains chose.
     const char* inherited = getenv("TSAN_OPTIONS");
@@ -64,6 +66,7 @@ class TsanNeutralTest : public ::testing::TestWithParam<Case> {
                                      absl::StrCat("--gtest_filter=", filter)};
     if (!absl::EndsWith(binary, "_plain"))
       args.push_back("--taskleak_grace=30s");
+    if (overlap) args.push_back("--taskleak_grace_overlap");
     absl::StatusOr<internal::ProcessResult> result =
         internal::RunProcess(args, env);
     EXPECT_TRUE(result.ok()) << result.status();
@@ -75,8 +78,8 @@ TEST_P(TsanNeutralTest, FindsWhatGoogleTestsMainFinds) {
   const Case& c = GetParam();
   const internal::ProcessResult plain =
       Run("testing/testdata/hidden_race_suite_plain", c.filter);
-  const internal::ProcessResult ours =
-      Run("testing/testdata/hidden_race_suite", c.filter, c.timeline);
+  const internal::ProcessResult ours = Run("testing/testdata/hidden_race_suite",
+                                           c.filter, c.timeline, c.overlap);
   if (c.failing == nullptr) {
     EXPECT_THAT(plain.output, Not(HasSubstr("ThreadSanitizer")))
         << plain.output;
@@ -112,6 +115,11 @@ INSTANTIATE_TEST_SUITE_P(
              "GraceWindow.MainReadsLater"},
         Case{"GraceWindow.DetachedLockedWriter:GraceWindow.MainReadsLater",
              nullptr},
+        // The same while the writer's test does not wait for it.
+        Case{"GraceWindow.DetachedWriter:GraceWindow.MainReadsLater",
+             "GraceWindow.MainReadsLater", false, true},
+        Case{"GraceWindow.DetachedLockedWriter:GraceWindow.MainReadsLater",
+             nullptr, false, true},
         // TSan's history must still hold the main thread's earlier access
         // after the thread check's polling.
         Case{"History.*", "History.MainWritesBeforeTheGraceWindow"},
@@ -128,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(
       for (char& ch : name) {
         if (ch == '.') ch = '_';
       }
-      return name;
+      return info.param.overlap ? name + "_Overlap" : name;
     });
 
 }  // namespace
