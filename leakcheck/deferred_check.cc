@@ -24,6 +24,12 @@ std::vector<pid_t> Tids(const std::vector<ThreadId>& threads) {
   return tids;
 }
 
+// A thread that has exited may still be listed for a moment, as a zombie.
+bool Gone(const absl::StatusOr<ThreadInfo>& info) {
+  return absl::IsNotFound(info.status()) ||
+         (info.ok() && (info->state == 'Z' || info->state == 'X'));
+}
+
 }  // namespace
 
 DeferredCheck::DeferredCheck(LeakCheckOptions options, std::string scope,
@@ -37,33 +43,14 @@ absl::StatusOr<std::optional<DeferredCheck>> DeferredCheck::Start(
     const LeakSnapshot& before, const LeakCheckOptions& options,
     std::string scope) {
   internal::HiddenFromTsan hidden;
-  // As FindLeaks does: unchanged counters prove nothing came or went, but
-  // for threads the interposer did not start, which are looked at anyway.
-  std::vector<pid_t> fresh;
-  const bool unrecorded_changed = before.UnrecordedThreadsChanged(&fresh);
-  if (!unrecorded_changed &&
-      before.counters_.SameThreadsAs(
-          LeakSnapshot::ThreadCounters::Now(/*with_thread_count=*/true))) {
-    return std::nullopt;
-  }
-  absl::StatusOr<std::vector<pid_t>> alive = ListThreadIds();
-  if (!alive.ok()) return alive.status();
-  std::vector<pid_t> reused = before.ReusedTids();
-  std::sort(reused.begin(), reused.end());
-  fresh.insert(fresh.end(), reused.begin(), reused.end());
-  std::sort(fresh.begin(), fresh.end());
-  std::vector<pid_t> started;
-  for (pid_t tid : *alive) {
-    if (!before.tids().contains(tid) ||
-        std::binary_search(fresh.begin(), fresh.end(), tid)) {
-      started.push_back(tid);
-    }
-  }
-  std::sort(started.begin(), started.end());
+  absl::StatusOr<std::vector<pid_t>> fresh = before.NewThreadsNow();
+  if (!fresh.ok()) return fresh.status();
   std::vector<ThreadId> threads;
-  std::vector<absl::StatusOr<ThreadInfo>> infos = ReadEachThreadInfo(started);
-  for (absl::StatusOr<ThreadInfo>& info : infos) {
-    if (info.ok()) threads.push_back(info->id);  // Else it has just ended.
+  for (absl::StatusOr<ThreadInfo>& info : ReadEachThreadInfo(*fresh)) {
+    if (Gone(info)) continue;
+    // Unknown is not gone: the caller checks the old way instead.
+    if (!info.ok()) return info.status();
+    threads.push_back(info->id);
   }
   if (threads.empty()) return std::nullopt;
   return DeferredCheck(ThreadsOnly(options), std::move(scope),
@@ -77,9 +64,9 @@ void DeferredCheck::ForgetEnded() {
   for (size_t i = 0; i < threads_.size(); ++i) {
     // Kept unless it is known to be gone: an unreadable stat proves
     // nothing.
-    const bool gone = absl::IsNotFound(now[i].status()) ||
-                      (now[i].ok() && now[i]->id != threads_[i]);
-    if (!gone) alive.push_back(threads_[i]);
+    if (!Gone(now[i]) && !(now[i].ok() && now[i]->id != threads_[i])) {
+      alive.push_back(threads_[i]);
+    }
   }
   threads_ = std::move(alive);
 }
@@ -99,15 +86,22 @@ absl::StatusOr<LeakReport> DeferredCheck::Finish() {
     // blames them if they stay past the deadline.
     absl::StatusOr<LeakSnapshot> now = LeakSnapshot::Take(options_);
     if (!now.ok()) return now.status();
-    const std::vector<pid_t> tids = Tids(threads_);
     LeakCheckOptions rest = options_;
     rest.grace = std::max(deadline() - absl::Now(), absl::ZeroDuration());
     absl::StatusOr<LeakReport> found =
-        FindLeaks(now->Without(tids), rest, scope_);
+        FindLeaks(now->Without(Tids(threads_)), rest, scope_);
     if (!found.ok()) return found.status();
     report = *std::move(found);
-    auto not_noted = [&tids](const ThreadDump& thread) {
-      return !std::binary_search(tids.begin(), tids.end(), thread.info.id.tid);
+    // Threads that others started meanwhile, or that took a noted tid, are
+    // not the scope's. A dump built from the thread's own answer has no
+    // start ticks: its tid is all there is to compare.
+    auto not_noted = [this](const ThreadDump& thread) {
+      const ThreadId& id = thread.info.id;
+      auto noted = std::lower_bound(
+          threads_.begin(), threads_.end(), id.tid,
+          [](const ThreadId& a, pid_t tid) { return a.tid < tid; });
+      return noted == threads_.end() || noted->tid != id.tid ||
+             (id.start_ticks != 0 && id.start_ticks != noted->start_ticks);
     };
     report.threads.erase(
         std::remove_if(report.threads.begin(), report.threads.end(), not_noted),

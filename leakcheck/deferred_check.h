@@ -13,10 +13,13 @@
 //     absl::StatusOr<taskleak::LeakReport> report = (*pending)->Finish();
 //   }
 //
-// Threads only: tasks and descriptors are for FindLeaks at the scope's end.
-// A thread is known by its identity (tid and start time), so a later thread
-// on a reused tid is never blamed on the scope. Not thread-safe: one object
-// is used by one thread at a time; different objects are independent.
+// A thread counts as leaked if it is alive when Finish looks after the
+// window has closed: call Finish as soon as the deadline has passed, for a
+// thread that ends later is not seen. Threads only: tasks and descriptors
+// are for FindLeaks at the scope's end. A thread is known by its identity
+// (tid and start time), so a later thread on a reused tid is never blamed
+// on the scope. Not thread-safe (one object is used by one thread at a
+// time; different objects are independent) and not async-signal-safe.
 
 #ifndef TASKLEAK_LEAKCHECK_DEFERRED_CHECK_H_
 #define TASKLEAK_LEAKCHECK_DEFERRED_CHECK_H_
@@ -37,8 +40,8 @@ class DeferredCheck {
  public:
   // At the scope's end: notes the threads started since `before` that are
   // alive now. Returns nullopt if there are none, and the check is over.
-  // options.grace runs from now; options.check_threads must be set (the
-  // other checks are ignored). Fails only if /proc cannot be read.
+  // options.grace runs from now; only the thread check of `options` is
+  // used. Fails if /proc cannot be read.
   static absl::StatusOr<std::optional<DeferredCheck>> Start(
       const LeakSnapshot& before, const LeakCheckOptions& options,
       std::string scope);

@@ -117,6 +117,32 @@ std::vector<pid_t> LeakSnapshot::ThreadsStartedSince(
   return started;
 }
 
+absl::StatusOr<std::vector<pid_t>> LeakSnapshot::NewThreadsNow() const {
+  internal::HiddenFromTsan hidden;
+  std::vector<pid_t> taken;
+  const bool unrecorded_changed = UnrecordedThreadsChanged(&taken);
+  if (!unrecorded_changed && counters_.SameThreadsAs(ThreadCounters::Now(
+                                 /*with_thread_count=*/true))) {
+    return std::vector<pid_t>();
+  }
+  // As in FindLeaks: the count may have moved behind the interposer.
+  ListingCache::Get().Forget();
+  absl::StatusOr<std::vector<pid_t>> alive = ListThreadIds();
+  if (!alive.ok()) return alive.status();
+  std::vector<pid_t> reused = ReusedTids();
+  taken.insert(taken.end(), reused.begin(), reused.end());
+  std::sort(taken.begin(), taken.end());
+  std::vector<pid_t> fresh;
+  for (pid_t tid : *alive) {
+    if (!tids().contains(tid) ||
+        std::binary_search(taken.begin(), taken.end(), tid)) {
+      fresh.push_back(tid);
+    }
+  }
+  std::sort(fresh.begin(), fresh.end());
+  return fresh;
+}
+
 LeakSnapshot LeakSnapshot::Without(absl::Span<const pid_t> tids) const {
   LeakSnapshot copy = *this;
   if (tids.empty()) return copy;

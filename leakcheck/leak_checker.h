@@ -78,8 +78,6 @@ struct LeakCheckOptions {
   std::function<void(int threads, int tasks)> on_wait;
 };
 
-class DeferredCheck;
-
 // What was alive at one moment.
 class LeakSnapshot {
  public:
@@ -90,6 +88,13 @@ class LeakSnapshot {
   // The threads of this snapshot that `earlier` did not have: those started
   // between the two, still alive at this one. Sorted.
   std::vector<pid_t> ThreadsStartedSince(const LeakSnapshot& earlier) const;
+
+  // The threads alive now that this snapshot did not have, or whose tid a
+  // newer thread has taken: those a check against it would look at, found
+  // without waiting, classifying or capturing. Sorted. Costs what a clean
+  // check costs while no thread came or went. Fails only if /proc cannot
+  // be read.
+  absl::StatusOr<std::vector<pid_t>> NewThreadsNow() const;
 
   // A copy without `tids`: a check against it blames them if they are still
   // alive. A test framework checks a suite's set-up this way: the threads it
@@ -124,7 +129,6 @@ class LeakSnapshot {
     bool SameThreadsAs(const ThreadCounters& other) const;
   };
   friend struct ListingCache;
-  friend class DeferredCheck;  // leakcheck/deferred_check.h
   // Shared with the listing cache and other snapshots: never copied.
   std::shared_ptr<const absl::flat_hash_set<pid_t>> tids_;
   // When origins are recorded: the identities of the listed threads that

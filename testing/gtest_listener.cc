@@ -9,7 +9,9 @@
 // runs first, while a dump still names the test (its time limit is over),
 // then the watchdog lets go of the test, then the sanitizer check runs,
 // after the leak check's grace, so reports from threads still ending count
-// too; the per-test state is cleared last.
+// too (not with --taskleak_grace_overlap, where such a thread's race lands
+// in whichever test runs when it happens); the per-test state is cleared
+// last.
 
 #include "taskleak/testing/gtest_listener.h"
 

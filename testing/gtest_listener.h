@@ -69,13 +69,15 @@ struct GoogleTestLeakOptions {
   // Grace, tolerance, ignore rules, what to check, frames shown.
   LeakCheckOptions check;
   // Tests do not wait for their threads to end: each test's threads still
-  // running at its end get their grace window while the next tests run,
-  // and those alive when it closes fail the run at its end, with a report
-  // naming the test that started them (leakcheck/deferred_check.h). For
-  // suites whose servers stop a few hundred milliseconds after each test.
-  // GoogleTest counts such a leak against the run (outside any test), not
-  // against the test, which has passed by then. Tasks and descriptors are
-  // checked at each test's end as before.
+  // running at its end get their grace window while the next tests run;
+  // those alive at the first test's start or end after it closes (or at
+  // the run's end) fail the run at its end, with a report naming the test that
+  // started them (leakcheck/deferred_check.h). For suites whose servers
+  // stop a few hundred milliseconds after each test. GoogleTest counts such
+  // a leak against the run (outside any test), not against the test, which
+  // has passed by then. Tasks and descriptors are checked at each test's
+  // end as before; ignore rules may run as late as the run's end. The
+  // README lists what else changes.
   bool grace_overlap = false;
   // Fail a test during which ThreadSanitizer reports a data race (or any
   // other TSan report). Default: RacesCheckable(); asking for it in another

@@ -58,18 +58,18 @@ TEST(GoogleTestListenerTest, OnlyTheLeakingTestsFail) {
   for (const char* leaking :
        {"Leaky.DetachedWorker", "Unnamed.Worker",
         "Lazy.SchedulesOnTheSharedPool", "Tasks.NeverCancelledTimer",
-        "Numbers/LeakOnOdd.Worker/1"}) {
+        "Numbers/LeakOnOdd.Worker/1", "Late.ThreadOutlivesItsWindow"}) {
     EXPECT_THAT(r.output, HasSubstr(Failed(leaking))) << r.output;
   }
   for (const char* clean :
        {"Clean.JoinsItsThread", "Leaky.SkipsTheCheck", "Leaky.ToleratesOne",
         "Leaky.IgnoresByName", "Lingering.EndsWithinTheGrace",
         "Lingering.AllowedExtraTime", "Lingering.AfterAllowedExtraTime",
-        "Numbers/LeakOnOdd.Worker/0", "Typed/0.JoinsItsThread",
-        "Typed/1.JoinsItsThread", "ForkDeathTest.ChildIsNotChecked",
-        "SuiteStartsWorker.First", "SuiteStartsWorker.Second",
-        "SuiteTearDownStartsWorker.Test", "SuiteStopsItsWorker.First",
-        "SuiteStopsItsWorker.Second"}) {
+        "Late.TakesAWhile", "Late.RunsOn", "Numbers/LeakOnOdd.Worker/0",
+        "Typed/0.JoinsItsThread", "Typed/1.JoinsItsThread",
+        "ForkDeathTest.ChildIsNotChecked", "SuiteStartsWorker.First",
+        "SuiteStartsWorker.Second", "SuiteTearDownStartsWorker.Test",
+        "SuiteStopsItsWorker.First", "SuiteStopsItsWorker.Second"}) {
     EXPECT_THAT(r.output, HasSubstr(Passed(clean))) << r.output;
     EXPECT_THAT(r.output, Not(HasSubstr(Failed(clean)))) << r.output;
   }
@@ -497,8 +497,9 @@ TEST(GoogleTestListenerTest, GraceOverlapBlamesTheLeakAtTheRunsEnd) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(
       r.output,
-      AllOf(HasSubstr("found after Leaky.DetachedWorker ended, at the "
-                      "end of the run (--taskleak_grace_overlap)"),
+      AllOf(HasSubstr("found after Leaky.DetachedWorker ended "
+                      "(--taskleak_grace_overlap): GoogleTest counts it "
+                      "against the run, not the test"),
             HasSubstr("1 thread started by Leaky.DetachedWorker is "
                       "still running after 300ms: leaky-worker"),
             HasSubstr(absl::StrCat("leaky_suite.cc:", ThreadStartLine()))))
@@ -521,6 +522,33 @@ TEST(GoogleTestListenerTest, GraceOverlapBlamesTheLeakAtTheRunsEnd) {
   // GoogleTest's XML carries the failure too.
   EXPECT_THAT(internal::ReadFile(xml),
               HasSubstr("found after Leaky.DetachedWorker ended"));
+}
+
+// A thread that outlives its window is a leak even if it ends before the
+// run does: it is seen at the next test's end, while it still runs.
+TEST(GoogleTestListenerTest, GraceOverlapBlamesAThreadThatEndsLaterStill) {
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=Late.*", "--taskleak_grace_overlap"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr("found after Late.ThreadOutlivesItsWindow ended"),
+                    HasSubstr("1 thread started by "
+                              "Late.ThreadOutlivesItsWindow is still running "
+                              "after 300ms"),
+                    HasSubstr(Passed("Late.RunsOn"))))
+      << r.output;
+}
+
+// In warn mode the overlap's leaks are warnings too, and the run passes.
+TEST(GoogleTestListenerTest, GraceOverlapWarnsInWarnMode) {
+  internal::ProcessResult r =
+      RunSuite({"--gtest_filter=Leaky.DetachedWorker",
+                "--taskleak_grace_overlap", "--taskleak_mode=warn"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, AllOf(HasSubstr("taskleak: warning: found after "
+                                        "Leaky.DetachedWorker ended"),
+                              Not(HasSubstr("the run fails"))))
+      << r.output;
 }
 
 // The twin: threads that end within their windows, after their tests, fail

@@ -90,6 +90,7 @@ void LeakCheckListener::OnTestSuiteStart(const ::testing::TestSuite&) {
 
 void LeakCheckListener::OnTestStart(const ::testing::TestInfo& test) {
   HiddenFromTsan hidden;
+  LookAtDeferredChecks();
   // Only with the timeline on: a clean test should not pay for its name.
   if (options_.timeline) BeginTimelineScope(TestName(test));
   snapshot_.reset();
@@ -113,11 +114,7 @@ void LeakCheckListener::OnTestEnd(const ::testing::TestInfo& test) {
   if (options_.timeline) EndTimelineScope();
   if (options_.on_check_start != nullptr) options_.on_check_start();
   CheckForLeaks(test);
-  // Earlier tests' threads that have ended since need no later check.
-  deferred_.erase(
-      std::remove_if(deferred_.begin(), deferred_.end(),
-                     [](Deferred& d) { return d.check.AllEnded(); }),
-      deferred_.end());
+  LookAtDeferredChecks();
   if (suite_start_ == nullptr) return;
   // Cheap while no thread came or went: it reuses the last listing.
   absl::StatusOr<LeakSnapshot> snapshot = LeakSnapshot::Take(SuiteCheck());
@@ -227,37 +224,63 @@ void LeakCheckListener::CheckForLeaks(const ::testing::TestInfo& test) {
   if (!report->clean()) Report(test.file(), test.line(), *report);
 }
 
+void LeakCheckListener::LookAtDeferredChecks() {
+  if (deferred_.empty()) return;
+  const absl::Time now = absl::Now();
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (now >= it->check.deadline()) {
+      Finish(it->check, it->file, it->line);
+    } else if (!it->check.AllEnded()) {
+      ++it;
+      continue;
+    }
+    it = deferred_.erase(it);
+  }
+}
+
+void LeakCheckListener::Finish(DeferredCheck& check, const std::string& file,
+                               int line) {
+  absl::StatusOr<LeakReport> report = check.Finish();
+  if (!report.ok()) {
+    fprintf(stderr, "taskleak: cannot finish the thread check of %s: %s\n",
+            check.scope().c_str(),
+            std::string(report.status().message()).c_str());
+    return;
+  }
+  for (const std::string& note : report->notes) {
+    fprintf(stderr, "taskleak: note: %s\n", note.c_str());
+  }
+  if (!report->clean()) {
+    late_found_.push_back(LateLeak{file, line, *std::move(report)});
+  }
+}
+
 // Runs before GoogleTest's printer and XML writer end the iteration
-// (listeners end in reverse order), so that their summaries count a leak
-// found here.
+// (listeners end in reverse order, and GoogleTest's are added before the
+// listener is installed), so that their summaries count a leak found here.
 void LeakCheckListener::OnTestIterationEnd(const ::testing::UnitTest&, int) {
   HiddenFromTsan hidden;
   FinishDeferredChecks();
 }
 
 void LeakCheckListener::FinishDeferredChecks() {
-  for (Deferred& d : deferred_) {
-    absl::StatusOr<LeakReport> report = d.check.Finish();
-    if (!report.ok()) {
-      fprintf(stderr, "taskleak: cannot finish the thread check of %s: %s\n",
-              d.check.scope().c_str(),
-              std::string(report.status().message()).c_str());
-      continue;
-    }
-    for (const std::string& note : report->notes) {
-      fprintf(stderr, "taskleak: note: %s\n", note.c_str());
-    }
-    if (report->clean()) continue;
-    late_leaks_.push_back(report->Summary());
+  // Soonest deadline first: no window waits for a later one.
+  std::stable_sort(deferred_.begin(), deferred_.end(),
+                   [](const Deferred& a, const Deferred& b) {
+                     return a.check.deadline() < b.check.deadline();
+                   });
+  for (Deferred& d : deferred_) Finish(d.check, d.file, d.line);
+  deferred_.clear();
+  for (const LateLeak& late : late_found_) {
+    if (!options_.warn) late_leaks_.push_back(late.report.Summary());
     // Outside any test GoogleTest charges the failure to the run: the test
     // itself has passed by now, so the message says which one leaked.
-    Report(d.file.c_str(), d.line, *report,
-           absl::StrCat("found after ", d.check.scope(),
-                        " ended, at the end of the run "
-                        "(--taskleak_grace_overlap): GoogleTest counts it "
-                        "against the run, not the test\n"));
+    Report(late.file.c_str(), late.line, late.report,
+           absl::StrCat("found after ", late.report.scope,
+                        " ended (--taskleak_grace_overlap): GoogleTest "
+                        "counts it against the run, not the test\n"));
   }
-  deferred_.clear();
+  late_found_.clear();
 }
 
 void LeakCheckListener::Report(const char* file, int line,
@@ -266,6 +289,12 @@ void LeakCheckListener::Report(const char* file, int line,
   leaks_found = true;
   std::string name = report.scope;
   if (iteration_ > 0) absl::StrAppend(&name, ".", iteration_ + 1);
+  // A test's threads found late, after its tasks at its end: both keep
+  // their files.
+  if (std::any_of(leaks_.begin(), leaks_.end(),
+                  [&name](const auto& leak) { return leak.first == name; })) {
+    absl::StrAppend(&name, "-late");
+  }
   leaks_.emplace_back(name, report.Summary());
   std::string message = absl::StrCat(preface, report.Text());
   std::string report_file;

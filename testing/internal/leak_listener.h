@@ -32,10 +32,11 @@ struct LeakListenerOptions {
   // Called when a test's body has ended, before its check waits.
   void (*on_check_start)() = nullptr;
   // A test's threads may end while the next tests run
-  // (--taskleak_grace_overlap): its check notes them and does not wait, and
-  // those still alive when their grace window closes fail the run at the
-  // iteration's end, named with their test (leakcheck/deferred_check.h).
-  // Tasks and descriptors are checked at each test's end as before.
+  // (--taskleak_grace_overlap): its check notes them and does not wait.
+  // Those still alive at the first test's start or end after their grace
+  // window closes, or at the iteration's end, fail the run at the iteration's end,
+  // named with their test (leakcheck/deferred_check.h). Tasks and
+  // descriptors are checked at each test's end as before.
   bool grace_overlap = false;
   // Where report files go; empty: none.
   std::string report_dir;
@@ -66,9 +67,15 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   bool SuiteChecked() const;
   // The suite checks' options: threads only.
   LeakCheckOptions SuiteCheck() const;
-  // Finishes the deferred checks (grace_overlap): waits out what is left
-  // of their windows and reports the threads still alive.
+  // The deferred checks (grace_overlap) at a test's start or end: those whose
+  // window has closed are finished (their leaks kept for the iteration's
+  // end), those whose threads have all ended are dropped.
+  void LookAtDeferredChecks();
+  // At the iteration's end: waits out what is left of the other windows and
+  // reports every leak the deferred checks found.
   void FinishDeferredChecks();
+  // Keeps the leak a deferred check finds.
+  void Finish(DeferredCheck& check, const std::string& file, int line);
   // Fails the running test (or suite, or the run), at file:line; `preface`
   // comes first in the message.
   void Report(const char* file, int line, const LeakReport& report,
@@ -82,9 +89,16 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   struct Deferred {
     DeferredCheck check;
     std::string file;
-    int line;
+    int line = 0;
   };
   std::vector<Deferred> deferred_;
+  // Leaks they found, reported at the iteration's end.
+  struct LateLeak {
+    std::string file;
+    int line = 0;
+    LeakReport report;
+  };
+  std::vector<LateLeak> late_found_;
   // For the suite's own threads: at its start, at its last test's end, and
   // those started before its first test (by SetUpTestSuite).
   std::unique_ptr<LeakSnapshot> suite_start_;

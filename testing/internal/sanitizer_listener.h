@@ -34,7 +34,9 @@ struct SanitizerListenerOptions {
 // check asked for that this build cannot do. Append it after GoogleTest's
 // printer and before the thread-leak listener: its OnTestEnd then runs
 // after the thread check's grace period, so reports from threads that were
-// still ending are charged to the test too. A test whose TestState says
+// still ending are charged to the test too (with the overlap of
+// LeakListenerOptions::grace_overlap, to the test that runs when the report
+// comes). A test whose TestState says
 // skip_heap_check (testing/internal/test_state.h) has what it leaks on the
 // heap absorbed, never blamed on it nor on a later test, and noted.
 std::unique_ptr<::testing::TestEventListener> MakeSanitizerListener(

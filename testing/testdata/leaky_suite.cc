@@ -72,13 +72,17 @@ TEST(Lingering, EndsWithinTheGrace) {
   StartShortLived(std::chrono::milliseconds(50));
 }
 
-// Needs more than the grace, and says so.
+// Needs more than the grace, and says so. Its thread ends once the next
+// test has looked at it, or after 1.5 s when that test does not come first.
 std::atomic<bool> extra_time_thread_running{false};
+std::atomic<bool> next_test_looked{false};
 TEST(Lingering, AllowedExtraTime) {
   taskleak::ThisTest::AllowLingering(absl::Seconds(2));
   extra_time_thread_running = true;
   std::thread([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    for (int i = 0; i < 150 && !next_test_looked; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     extra_time_thread_running = false;
   }).detach();
 }
@@ -88,6 +92,19 @@ TEST(Lingering, AllowedExtraTime) {
 TEST(Lingering, AfterAllowedExtraTime) {
   printf("thread of the test before: %s\n",
          extra_time_thread_running ? "running" : "ended");
+  next_test_looked = true;
+}
+
+// Its thread outlives a 300 ms window and ends 1 s after the test, before
+// the run's end: a leak with or without --taskleak_grace_overlap.
+TEST(Late, ThreadOutlivesItsWindow) {
+  StartShortLived(std::chrono::milliseconds(1000));
+}
+TEST(Late, TakesAWhile) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+}
+TEST(Late, RunsOn) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
 }
 
 TEST(Tasks, NeverCancelledTimer) {
