@@ -34,8 +34,8 @@ struct LeakListenerOptions {
   // A test's threads may end while the next tests run
   // (--taskleak_grace_overlap): its check notes them and does not wait.
   // Those still alive at the first test's start or end after their grace
-  // window closes, or at the iteration's end, fail the run at the iteration's end,
-  // named with their test (leakcheck/deferred_check.h). Tasks and
+  // window closes, or at the iteration's end, fail the run at the iteration's
+  // end, named with their test (leakcheck/deferred_check.h). Tasks and
   // descriptors are checked at each test's end as before.
   bool grace_overlap = false;
   // Where report files go; empty: none.
