@@ -191,11 +191,14 @@ std::vector<IgnoreRule> BuiltinIgnoreRules() {
       // libc frames.
       IgnoreIf("a sanitizer runtime thread",
                [](const ThreadDump& t) {
+                 // Cheapest first: most threads' creation was recorded.
+                 if (ThreadOriginsRecorded() && !t.created_by.empty()) {
+                   return false;
+                 }
                  if (!AnyFrameStartsWith(t.stack, kSanitizerPrefixes)) {
                    return false;
                  }
-                 if (ThreadOriginsRecorded()) return t.created_by.empty();
-                 return OnlyRuntimeFrames(t.stack);
+                 return ThreadOriginsRecorded() || OnlyRuntimeFrames(t.stack);
                }),
       // glibc starts its timer and AIO helpers without calling
       // pthread_create, and they block every signal.

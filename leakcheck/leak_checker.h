@@ -22,7 +22,10 @@
 // interposer did not start, but the main thread, and each check reads theirs
 // again: one stat read per such thread (none in most processes; under
 // ThreadSanitizer its background thread). A thread started between two checks
-// (outside any test) is blamed on the test that follows. Without the
+// (outside any test) is blamed on the test that follows. When something did
+// change, the new threads come from the interposer's record as long as the
+// counts add up (the kernel's count is the snapshot's plus the creations
+// less the exits since), and from a listing otherwise. Without the
 // interposer every snapshot and check lists. Only when something new is alive
 // does the check poll with exponential backoff (1 ms doubling to 50 ms) until
 // it is gone or the grace window ends, and then capture and symbolize what is
@@ -127,6 +130,10 @@ class LeakSnapshot {
     // Whether both are known and equal: no thread came or went between them
     // (see the top of this file for the one exception).
     bool SameThreadsAs(const ThreadCounters& other) const;
+    // Whether the kernel's count at `now` is this one's plus the threads
+    // the interposer started since, less those that ended: no thread came
+    // or went behind its back, and none that ended lingers in /proc.
+    bool AccountFor(const ThreadCounters& now) const;
   };
   friend struct ListingCache;
   // Shared with the listing cache and other snapshots: never copied.

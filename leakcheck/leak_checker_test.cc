@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/base/config.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -145,6 +146,16 @@ class RawCloneThread {
   int release_ = 0;
 };
 
+// For the tests with a RawCloneThread.
+#ifdef ABSL_HAVE_THREAD_SANITIZER
+#define SKIP_RAW_CLONE_UNDER_TSAN()                                       \
+  GTEST_SKIP() << "ThreadSanitizer crashes in a thread started with "     \
+                  "clone(): its instrumented code runs on a thread TSan " \
+                  "never met"
+#else
+#define SKIP_RAW_CLONE_UNDER_TSAN() static_cast<void>(0)
+#endif
+
 LeakCheckOptions Fast() {
   LeakCheckOptions options;
   options.grace = absl::Milliseconds(100);
@@ -186,10 +197,7 @@ TEST(LeakCheckerTest, JoinedThreadsAreClean) {
 // The interposer's counters do not move for a thread started with clone();
 // the kernel's thread count does, and the check then lists.
 TEST(LeakCheckerTest, RawCloneThreadIsCaught) {
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-  GTEST_SKIP() << "ThreadSanitizer crashes in a thread started with clone(): "
-                  "its instrumented code runs on a thread TSan never met";
-#endif
+  SKIP_RAW_CLONE_UNDER_TSAN();
   StartFirstThread();
   LeakCheckOptions options = Fast();
   // Unrecorded and deaf to signals, it looks like a glibc helper thread.
@@ -202,10 +210,7 @@ TEST(LeakCheckerTest, RawCloneThreadIsCaught) {
 }
 
 TEST(LeakCheckerTest, JoinedRawCloneThreadIsClean) {
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-  GTEST_SKIP() << "ThreadSanitizer crashes in a thread started with clone(): "
-                  "its instrumented code runs on a thread TSan never met";
-#endif
+  SKIP_RAW_CLONE_UNDER_TSAN();
   StartFirstThread();
   LeakCheckOptions options = Fast();
   options.builtin_ignores = false;
@@ -219,10 +224,7 @@ TEST(LeakCheckerTest, JoinedRawCloneThreadIsClean) {
 // unrecorded thread ends and another starts: the snapshot's start times of
 // its unrecorded threads tell.
 TEST(LeakCheckerTest, RawCloneThreadStartedAsAnotherEndsIsCaught) {
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-  GTEST_SKIP() << "ThreadSanitizer crashes in a thread started with clone(): "
-                  "its instrumented code runs on a thread TSan never met";
-#endif
+  SKIP_RAW_CLONE_UNDER_TSAN();
   StartFirstThread();
   LeakCheckOptions options = Fast();
   options.builtin_ignores = false;
@@ -239,6 +241,67 @@ TEST(LeakCheckerTest, RawCloneThreadStartedAsAnotherEndsIsCaught) {
   raw.Join();
   ASSERT_THAT(report.threads, SizeIs(1)) << report.Text();
   EXPECT_EQ(report.threads[0].info.id.tid, raw.tid());
+}
+
+// The interposer's record answers for the new threads only while the counts
+// add up: one started behind its back, beside recorded ones, is still found.
+TEST(LeakCheckerTest, RawCloneThreadStartedBesideRecordedOnesIsCaught) {
+  SKIP_RAW_CLONE_UNDER_TSAN();
+  StartFirstThread();
+  LeakCheckOptions options = Fast();
+  options.builtin_ignores = false;
+  LeakSnapshot before = Snapshot(options);
+  Stragglers stragglers;
+  stragglers.StartLeakedThread("recorded");
+  RawCloneThread raw;
+  LeakReport report = Check(before, options);
+  raw.Join();
+  stragglers.ReleaseAll();
+  ASSERT_THAT(report.threads, SizeIs(2)) << report.Text();
+  EXPECT_TRUE(report.threads[0].info.id.tid == raw.tid() ||
+              report.threads[1].info.id.tid == raw.tid())
+      << report.Text();
+}
+
+// The threads of a snapshot taken without listing, after some started: the
+// same as /proc lists.
+absl::flat_hash_set<pid_t> Listed() {
+  absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+  EXPECT_TRUE(tids.ok()) << tids.status();
+  return tids.ok() ? absl::flat_hash_set<pid_t>(tids->begin(), tids->end())
+                   : absl::flat_hash_set<pid_t>();
+}
+
+TEST(LeakCheckerTest, SnapshotAfterThreadsStartedHoldsWhatProcLists) {
+  StartFirstThread();
+  LeakCheckOptions options = Fast();
+  Snapshot(options);
+  Stragglers stragglers;
+  for (int i = 0; i < 3; ++i) stragglers.StartLeakedThread("straggler");
+  LeakSnapshot after = Snapshot(options);
+  EXPECT_EQ(after.tids(), Listed());
+  stragglers.ReleaseAll();
+  // Ended: gone from the next snapshot once gone from /proc.
+  LeakSnapshot later = Snapshot(options);
+  for (int i = 0; i < 1000 && later.tids() != Listed(); ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+    later = Snapshot(options);
+  }
+  EXPECT_EQ(later.tids(), Listed());
+  EXPECT_LT(later.tids().size(), after.tids().size());
+}
+
+TEST(LeakCheckerTest, SnapshotSeesARawCloneThreadStartedBesideRecordedOnes) {
+  SKIP_RAW_CLONE_UNDER_TSAN();
+  StartFirstThread();
+  LeakCheckOptions options = Fast();
+  Snapshot(options);
+  Stragglers stragglers;
+  stragglers.StartLeakedThread("recorded");
+  RawCloneThread raw;
+  LeakSnapshot after = Snapshot(options);
+  EXPECT_TRUE(after.tids().contains(raw.tid()));
+  EXPECT_EQ(after.tids(), Listed());
 }
 
 TEST(LeakCheckerTest, SnapshotsShareOneListingWhileNoThreadComesOrGoes) {
@@ -545,10 +608,7 @@ TEST(LeakCheckerTest, LeakedThreadReusingAnEndedThreadsTidIsReported) {
 // The same for threads the interposer did not start: told apart by their
 // start time.
 TEST(LeakCheckerTest, RawCloneThreadReusingAnEndedOnesTidIsReported) {
-#ifdef ABSL_HAVE_THREAD_SANITIZER
-  GTEST_SKIP() << "ThreadSanitizer crashes in a thread started with clone(): "
-                  "its instrumented code runs on a thread TSan never met";
-#endif
+  SKIP_RAW_CLONE_UNDER_TSAN();
   StartFirstThread();
   LeakCheckOptions options = Fast();
   // Unrecorded and deaf to signals, it looks like a glibc helper thread.

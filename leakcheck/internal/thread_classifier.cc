@@ -79,16 +79,13 @@ bool Checker::CapturesFirst(size_t fresh) const {
 }
 
 absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
-    const absl::flat_hash_set<pid_t>& before, bool last_poll) {
+    absl::Span<const pid_t> fresh_now, bool last_poll) {
   ++round_;
-  absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
-  if (!tids.ok()) return tids.status();
   std::vector<pid_t> alive;
   std::vector<ThreadInfo> to_classify;
   undecided_ = 0;
   std::vector<pid_t> fresh;
-  for (pid_t tid : *tids) {
-    if (before.contains(tid)) continue;
+  for (pid_t tid : fresh_now) {
     if (!last_poll && seen_once_.insert(tid).second) {
       unclassified_ = true;
       ++undecided_;
@@ -229,6 +226,8 @@ void Checker::Classify(
   const bool origins_final = !ThreadOriginsRecorded() || !ThreadStartsPending();
   // Each with whether it holds a capture.
   std::vector<std::pair<ThreadDump, bool>> dumps;
+  dumps.reserve(threads.size());
+  candidates_.reserve(candidates_.size() + threads.size());
   for (const ThreadInfo& info : threads) {
     auto captured = first.find(info.id.tid);
     if (captured != first.end()) {
@@ -261,18 +260,13 @@ void Checker::Classify(
     Candidate c;
     c.captured = captured;
     c.round = round_;
-    for (int i = 0; i < static_cast<int>(rules_.size()); ++i) {
-      if (rules_[i].Matches(dump)) {
-        c.rule = i;
-        break;
-      }
-    }
-    c.singleton = StartedBySingleton(dump);
+    c.rule = memo_.FirstMatch(dump);
+    c.singleton = memo_.StartedBySingleton(dump);
     const bool origin_final = !dump.created_by.empty() || origins_final;
     // A thread a rule accepts is decided at once, unless its origin may
     // still appear: it is never waited for, however long it lives.
     c.settled = (c.rule >= 0 && origin_final) ||
-                ((!NeedsStack(dump.info) || dump.stack_available) &&
+                ((dump.stack_available || !NeedsStack(dump.info)) &&
                  (!ThreadOriginsRecorded() || !dump.created_by.empty()));
     const pid_t tid = dump.info.id.tid;
     c.dump = std::move(dump);

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "taskleak/leakcheck/ignore_rules.h"
+#include "taskleak/leakcheck/internal/match_memo.h"
 #include "taskleak/leakcheck/leak_checker.h"
 #include "taskleak/runtime/dump.h"
 #include "taskleak/runtime/stack_capture.h"
@@ -50,8 +51,9 @@ class Checker {
  public:
   explicit Checker(const LeakCheckOptions& options) : options_(options) {}
 
-  // Reads the threads that are new since `before` and returns the tids that
-  // are blamed. A thread is judged (name, creation stack, ignore rules) only
+  // Judges `fresh`, the threads alive now that are new since the snapshot
+  // (LeakSnapshot::NewThreadsNow), and returns the tids that are blamed. A
+  // thread is judged (name, creation stack, ignore rules) only
   // once it has been seen twice, or at the last poll: a thread that was just
   // joined can linger in /proc for a moment, and should cost nothing. It is
   // judged again while its verdict may change: it was still starting (no
@@ -59,7 +61,7 @@ class Checker {
   // or it has renamed itself since. A thread an ignore rule accepts is
   // decided at once (glibc's helpers linger for a second or for ever).
   absl::StatusOr<std::vector<pid_t>> BlamedThreads(
-      const absl::flat_hash_set<pid_t>& before, bool last_poll);
+      absl::Span<const pid_t> fresh_now, bool last_poll);
 
   // Whether the last BlamedThreads saw new threads it has not judged yet.
   bool TakeUnclassified() { return std::exchange(unclassified_, false); }
@@ -104,6 +106,8 @@ class Checker {
 
   const LeakCheckOptions& options_;
   std::vector<IgnoreRule> rules_;
+  // Gathered first: rules_ do not change once it is used.
+  MatchMemo memo_{&rules_};
   bool rules_gathered_ = false;
   bool user_rules_need_stack_ = false;
   absl::flat_hash_map<pid_t, Candidate> candidates_;
