@@ -16,6 +16,7 @@
 #include "taskleak/runtime/capture_reasons.h"
 #include "taskleak/runtime/internal/capture/capture_signal.h"
 #include "taskleak/runtime/internal/capture/stack_slots.h"
+#include "taskleak/runtime/internal/capture/thread_self_report.h"
 #include "taskleak/runtime/internal/hidden_from_tsan.h"
 #include "taskleak/runtime/internal/monotonic_clock.h"
 #include "taskleak/runtime/internal/proc/task_status.h"
@@ -284,6 +285,7 @@ std::vector<pid_t> CollectAnswers(const std::vector<Request>& requests,
   const int64_t give_up_nanos =
       std::max(MonotonicNanos(), c.deadline_nanos) + kHandlerGraceNanos;
   std::vector<pid_t> answered;
+  internal::InterruptedStates states;
   for (const Request& request : requests) {
     ThreadStack& stack = c.results[request.result];
     internal::ThreadSelfReport self;
@@ -295,7 +297,7 @@ std::vector<pid_t> CollectAnswers(const std::vector<Request>& requests,
         stack.self.cpu_time = self.cpu_nanos < 0
                                   ? absl::ZeroDuration()
                                   : absl::Nanoseconds(self.cpu_nanos);
-        stack.self.state = self.state;
+        stack.self.state = states.Of(self);
         stack.available = !stack.pcs.empty();
         stack.unavailable_reason = stack.available ? "" : kNoFrame;
         answered.push_back(stack.tid);

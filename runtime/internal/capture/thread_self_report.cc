@@ -22,42 +22,13 @@ size_t ReadOwnMemory(uintptr_t address, void* out, size_t size) {
   return n < 0 ? 0 : static_cast<size_t>(n);
 }
 
-// From the interrupted program counter, its return-value register, and
-// the encoding and length of the system-call instruction.
-char StateAt(uintptr_t pc, long long result, const unsigned char* insn,
-             size_t insn_size) {
-  unsigned char at_pc[4];
-  if (ReadOwnMemory(pc, at_pc, insn_size) != insn_size) return '?';
-  // Restartable (futex, read, poll with SA_RESTART ...): rewound onto it.
-  if (memcmp(at_pc, insn, insn_size) == 0) return 'S';
-  unsigned char before_pc[4];
-  if (result == -EINTR && pc >= insn_size &&
-      ReadOwnMemory(pc - insn_size, before_pc, insn_size) == insn_size &&
-      memcmp(before_pc, insn, insn_size) == 0) {
-    return 'S';  // Not restarted (nanosleep, epoll_wait ...): just past it.
-  }
-  return 'R';
-}
+#if defined(__x86_64__)
+constexpr unsigned char kSyscall[] = {0x0f, 0x05};
+#elif defined(__aarch64__)
+constexpr unsigned char kSyscall[] = {0x01, 0x00, 0x00, 0xd4};  // svc #0
+#endif
 
 }  // namespace
-
-char InterruptedState(const void* ucontext) {
-  if (ucontext == nullptr) return '?';
-  const mcontext_t& m = static_cast<const ucontext_t*>(ucontext)->uc_mcontext;
-#if defined(__x86_64__)
-  static const unsigned char kSyscall[] = {0x0f, 0x05};
-  return StateAt(static_cast<uintptr_t>(m.gregs[REG_RIP]),
-                 static_cast<long long>(m.gregs[REG_RAX]), kSyscall,
-                 sizeof(kSyscall));
-#elif defined(__aarch64__)
-  static const unsigned char kSvc0[] = {0x01, 0x00, 0x00, 0xd4};  // svc #0
-  return StateAt(static_cast<uintptr_t>(m.pc),
-                 static_cast<long long>(m.regs[0]), kSvc0, sizeof(kSvc0));
-#else
-  (void)m;
-  return '?';
-#endif
-}
 
 void ReportSelf(const void* ucontext, ThreadSelfReport* report) {
   if (prctl(PR_GET_NAME, report->name) != 0) report->name[0] = '\0';
@@ -67,7 +38,46 @@ void ReportSelf(const void* ucontext, ThreadSelfReport* report) {
       clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0
           ? static_cast<int64_t>(cpu.tv_sec) * 1000000000 + cpu.tv_nsec
           : -1;
-  report->state = InterruptedState(ucontext);
+  report->pc = 0;
+  report->result = 0;
+  if (ucontext == nullptr) return;
+  const mcontext_t& m = static_cast<const ucontext_t*>(ucontext)->uc_mcontext;
+#if defined(__x86_64__)
+  report->pc = static_cast<uintptr_t>(m.gregs[REG_RIP]);
+  report->result = static_cast<int64_t>(m.gregs[REG_RAX]);
+#elif defined(__aarch64__)
+  report->pc = static_cast<uintptr_t>(m.pc);
+  report->result = static_cast<int64_t>(m.regs[0]);
+#else
+  (void)m;
+#endif
+}
+
+char InterruptedStates::Of(const ThreadSelfReport& report) {
+#if defined(__x86_64__) || defined(__aarch64__)
+  if (report.pc == 0) return '?';
+  const bool eintr = report.result == -EINTR;
+  auto [it, inserted] = seen_.try_emplace({report.pc, eintr}, '?');
+  if (!inserted) return it->second;
+  constexpr size_t kSize = sizeof(kSyscall);
+  unsigned char at_pc[kSize];
+  unsigned char before_pc[kSize];
+  if (ReadOwnMemory(report.pc, at_pc, kSize) != kSize) return it->second;
+  // Restartable (futex, read, poll with SA_RESTART ...): rewound onto it.
+  if (memcmp(at_pc, kSyscall, kSize) == 0) {
+    it->second = 'S';
+  } else if (eintr && report.pc >= kSize &&
+             ReadOwnMemory(report.pc - kSize, before_pc, kSize) == kSize &&
+             memcmp(before_pc, kSyscall, kSize) == 0) {
+    it->second = 'S';  // Not restarted (nanosleep, epoll_wait ...): past it.
+  } else {
+    it->second = 'R';
+  }
+  return it->second;
+#else
+  (void)report;
+  return '?';
+#endif
 }
 
 }  // namespace internal

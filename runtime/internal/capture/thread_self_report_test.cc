@@ -96,7 +96,7 @@ TEST(ThreadSelfReportTest, ThreadAsleepOnAFutexSaysSleepingWithItsName) {
   });
   AwaitProcState(parked.tid(), 'S');
   const ThreadSelfReport report = AskForReport(parked.tid());
-  EXPECT_EQ(report.state, 'S');
+  EXPECT_EQ(InterruptedStates().Of(report), 'S');
   EXPECT_STREQ(report.name, "parked-one");
   EXPECT_GE(report.cpu_nanos, 0);
   {
@@ -114,7 +114,7 @@ TEST(ThreadSelfReportTest, ThreadInASleepThatIsNotRestartedSaysSleeping) {
     }
   });
   AwaitProcState(napping.tid(), 'S');
-  EXPECT_EQ(AskForReport(napping.tid()).state, 'S');
+  EXPECT_EQ(InterruptedStates().Of(AskForReport(napping.tid())), 'S');
 }
 
 TEST(ThreadSelfReportTest, SpinningThreadSaysRunningAndHasSpentCpu) {
@@ -125,17 +125,53 @@ TEST(ThreadSelfReportTest, SpinningThreadSaysRunningAndHasSpentCpu) {
   AwaitProcState(spinner.tid(), 'R');
   usleep(20 * 1000);
   const ThreadSelfReport report = AskForReport(spinner.tid());
-  EXPECT_EQ(report.state, 'R');
+  EXPECT_EQ(InterruptedStates().Of(report), 'R');
   EXPECT_STREQ(report.name, "spinner");
   EXPECT_GT(report.cpu_nanos, 1000 * 1000);
 }
 
 TEST(ThreadSelfReportTest, NoContextCannotTell) {
-  EXPECT_EQ(InterruptedState(nullptr), '?');
   ThreadSelfReport report;
   ReportSelf(nullptr, &report);
-  EXPECT_EQ(report.state, '?');
+  EXPECT_EQ(InterruptedStates().Of(report), '?');
   EXPECT_GT(strlen(report.name), 0u);
+}
+
+// Threads parked alike share an address: the second is answered from the
+// first's reading, and a different result at the same address is not.
+TEST(ThreadSelfReportTest, StatesAtOneAddressAreReadOnce) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  auto park = [&](std::atomic<bool>&) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+  };
+  Subject first("first", park);
+  Subject second("second", park);
+  AwaitProcState(first.tid(), 'S');
+  AwaitProcState(second.tid(), 'S');
+  InterruptedStates states;
+  const ThreadSelfReport a = AskForReport(first.tid());
+  const ThreadSelfReport b = AskForReport(second.tid());
+  EXPECT_EQ(a.pc, b.pc);
+  EXPECT_EQ(states.Of(a), 'S');
+  EXPECT_EQ(states.Of(b), 'S');
+  // An address that holds no system call, with and without -EINTR.
+  ThreadSelfReport code = a;
+  code.pc = reinterpret_cast<uintptr_t>(&AskForReport);
+  code.result = 0;
+  EXPECT_EQ(states.Of(code), 'R');
+  code.result = -EINTR;
+  EXPECT_EQ(states.Of(code), 'R');
+  ThreadSelfReport unmapped = a;
+  unmapped.pc = 8;
+  EXPECT_EQ(states.Of(unmapped), '?');
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
 }
 
 }  // namespace
