@@ -50,7 +50,14 @@ void JsonWriter::Key(absl::string_view key) {
 void JsonWriter::String(absl::string_view value) {
   BeforeValue();
   out_ += '"';
-  for (unsigned char c : value) {
+  // Runs that need no escaping are copied whole: a report's strings are
+  // mostly paths and function names.
+  size_t run = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out_.append(value.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"':
         out_ += "\\\"";
@@ -68,13 +75,10 @@ void JsonWriter::String(absl::string_view value) {
         out_ += "\\r";
         break;
       default:
-        if (c < 0x20) {
-          absl::StrAppendFormat(&out_, "\\u%04x", c);
-        } else {
-          out_ += static_cast<char>(c);
-        }
+        absl::StrAppendFormat(&out_, "\\u%04x", c);
     }
   }
+  out_.append(value.data() + run, value.size() - run);
   out_ += '"';
 }
 

@@ -29,6 +29,20 @@ TEST(JsonWriterTest, EscapesStrings) {
   EXPECT_EQ(w.str(), R"("q\"b\\n\nt\t\u0001")");
 }
 
+// Plain runs around, between and without escapes, and UTF-8 as it is.
+TEST(JsonWriterTest, CopiesPlainRunsWhole) {
+  JsonWriter w;
+  w.BeginArray();
+  w.String("");
+  w.String("plain");
+  w.String("\"starts and ends\"");
+  w.String("a\n\n\"b");
+  w.String("caf\xc3\xa9 \x1f end");
+  w.EndArray();
+  EXPECT_EQ(w.str(), R"(["","plain","\"starts and ends\"","a\n\n\"b",)"
+                     "\"caf\xc3\xa9 \\u001f end\"]");
+}
+
 }  // namespace
 }  // namespace internal
 }  // namespace taskleak
