@@ -222,6 +222,7 @@ absl::StatusOr<ThreadInfo> ReadThreadInfo(pid_t tid,
 std::vector<absl::StatusOr<ThreadInfo>> ReadEachThreadInfo(
     absl::Span<const pid_t> tids, const ThreadListOptions& options) {
   std::vector<absl::StatusOr<ThreadInfo>> infos;
+  if (tids.empty()) return infos;
   infos.reserve(tids.size());
   absl::StatusOr<int> fd = OpenTaskDir(options);
   if (!fd.ok()) {

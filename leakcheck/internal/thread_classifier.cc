@@ -81,6 +81,9 @@ bool Checker::CapturesFirst(size_t fresh) const {
 absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
     absl::Span<const pid_t> fresh_now, bool last_poll) {
   ++round_;
+  undecided_ = 0;
+  // The clean check's case: nothing to read or judge.
+  if (fresh_now.empty()) return std::vector<pid_t>();
   std::vector<pid_t> alive;
   std::vector<ThreadInfo> to_classify;
   undecided_ = 0;
