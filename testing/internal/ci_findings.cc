@@ -10,6 +10,7 @@
 #include <map>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "taskleak/runtime/frame_format.h"
@@ -93,12 +94,23 @@ std::vector<Finding> LeakFindings(const LeakReport& report,
   // Threads of one pool share the creation site: one finding per site.
   std::map<std::pair<std::string, int>, size_t> index_of;
   std::vector<std::vector<std::string>> names;
+  // Where each creation stack points; threads that share one share it.
+  absl::flat_hash_map<const SymbolizedFrame*, std::pair<std::string, int>>
+      sites;
   for (const ThreadDump& t : report.threads) {
     Finding f;
     f.kind = Finding::Kind::kThreadLeak;
     f.test = report.scope;
     f.report_file = report_file;
-    if (!t.created_by.empty()) LocateAtUserFrame(t.created_by[0].stack, &f);
+    if (!t.created_by.empty() && !t.created_by[0].stack.empty()) {
+      const SharedFrames& stack = t.created_by[0].stack;
+      auto [site, found] = sites.try_emplace(stack.data());
+      if (found) {
+        LocateAtUserFrame(stack, &f);
+        site->second = {f.file, f.line};
+      }
+      std::tie(f.file, f.line) = site->second;
+    }
     auto [it, inserted] =
         index_of.try_emplace({f.file, f.line}, findings.size());
     if (inserted) {

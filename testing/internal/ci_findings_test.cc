@@ -81,6 +81,26 @@ TEST(CiFindingsTest, OneFindingPerCreationSiteAtTheUsersLine) {
                             "%3A thread leak in PoolTest.Shutdown::1 thread")));
 }
 
+// Threads of a pool share one symbolized creation stack: it is located once
+// for them, and a thread created elsewhere still gets its own site.
+TEST(CiFindingsTest, ThreadsSharingACreationStackShareItsSite) {
+  const SharedFrames pool(kPoolCreation);
+  LeakReport report = PoolReport();
+  for (ThreadDump& t : report.threads) {
+    if (t.info.name != "timer") t.created_by[0].stack = pool;
+  }
+  report.threads.push_back(report.threads[0]);
+  report.threads.back().info.name = "worker-2";
+  std::vector<Finding> findings = LeakFindings(report, "");
+  ASSERT_THAT(findings, SizeIs(2));
+  EXPECT_EQ(findings[0].file, "src/pool,v2.cc");
+  EXPECT_EQ(findings[0].line, 20);
+  EXPECT_EQ(findings[0].count, 3);
+  EXPECT_EQ(findings[1].file, "src/timer.cc");
+  EXPECT_EQ(findings[1].line, 9);
+  EXPECT_EQ(findings[1].count, 1);
+}
+
 TEST(CiFindingsTest, NoUserFrameMeansNoFile) {
   LeakReport report;
   report.scope = "T.t";

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -32,7 +33,14 @@ bool leaks_found = false;
 // them; "" if no creation was recorded. Quoted for the shell when needed.
 std::string IgnoreHint(const LeakReport& report) {
   std::vector<std::string> flags;
+  // The function depends only on the creation stack, which threads that
+  // share one share.
+  absl::flat_hash_set<const SymbolizedFrame*> seen;
   for (const ThreadDump& thread : report.threads) {
+    if (!thread.created_by.empty() &&
+        !seen.insert(thread.created_by[0].stack.data()).second) {
+      continue;
+    }
     const std::string function = CreatingFunction(thread);
     // A thread the test body started itself is the test's to end.
     if (function.empty() || absl::EndsWith(function, "::TestBody")) continue;
