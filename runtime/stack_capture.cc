@@ -22,6 +22,7 @@
 #include "taskleak/runtime/internal/proc/task_status.h"
 #include "taskleak/runtime/internal/timed_lock.h"
 #include "taskleak/runtime/internal/unwind/libunwind.h"
+#include "taskleak/runtime/internal/unwind/stack_bounds.h"
 #include "taskleak/runtime/thread_list.h"
 
 namespace taskleak {
@@ -257,7 +258,8 @@ std::vector<Request> SendRequests(const internal::LibUnwind* lib,
                        " deadline passed first");
       continue;
     }
-    const int slot = slots.ArmSlot(c.max_frames);
+    const int slot =
+        slots.ArmSlot(c.max_frames, internal::StackBoundsOf(stack.tid));
     if (slot < 0) {
       stack.unavailable_reason =
           absl::StrCat("not asked: more than ", internal::kMaxStackSlots,

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -49,6 +50,8 @@ struct StackSlots::Slot {
   uintptr_t* pcs = nullptr;
   int capacity = 0;
   int max = 0;
+  // The target's stack; set by the collector with `max`.
+  StackBounds stack;
   // Written by the handler before it publishes kDone.
   int count = 0;
   ThreadSelfReport self;
@@ -143,7 +146,7 @@ void StackSlots::BeginCapture(const LibUnwind* lib) {
                      std::memory_order_release);
 }
 
-int StackSlots::ArmSlot(int max_frames) {
+int StackSlots::ArmSlot(int max_frames, const StackBounds& stack) {
   for (; next_slot_ < limit_; ++next_slot_) {
     std::atomic<Slot*>& chunk = chunks_[next_slot_ / kSlotsPerChunk];
     if (chunk.load(std::memory_order_relaxed) == nullptr) {
@@ -164,6 +167,7 @@ int StackSlots::ArmSlot(int max_frames) {
       slot.capacity = max_frames;
     }
     slot.max = max_frames;
+    slot.stack = stack;
     slot.count = 0;
     outstanding_.fetch_add(1, std::memory_order_relaxed);
     slot.tag.store(Tag(generation_, kArmed), std::memory_order_release);
@@ -262,9 +266,16 @@ void StackSlots::AnswerRequest(uint64_t value, void* ucontext) {
     return;  // Stale: the capture gave up on this slot or moved on.
   }
   const LibUnwind* lib = unwinder_.load(std::memory_order_acquire);
+  // The bounds are for the thread the collector meant: a tid reused since
+  // names another thread, with another stack.
+  const StackBounds* stack =
+      slot->stack.thread == static_cast<uintptr_t>(pthread_self())
+          ? &slot->stack
+          : nullptr;
   slot->count = lib == nullptr || ucontext == nullptr
                     ? 0
-                    : UnwindSignalContext(*lib, ucontext, slot->pcs, slot->max);
+                    : UnwindSignalContext(*lib, ucontext, slot->pcs, slot->max,
+                                          StepMode::kCached, stack);
   ReportSelf(ucontext, &slot->self);
   slot->tag.store(Tag(gen, kDone), std::memory_order_release);
   CountAnswer(gen);

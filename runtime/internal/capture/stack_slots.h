@@ -20,6 +20,7 @@
 #include "absl/types/span.h"
 #include "taskleak/runtime/internal/capture/thread_self_report.h"
 #include "taskleak/runtime/internal/unwind/libunwind.h"
+#include "taskleak/runtime/internal/unwind/stack_bounds.h"
 
 namespace taskleak {
 namespace internal {
@@ -63,8 +64,10 @@ class StackSlots {
 
   // Arms a free slot for up to `max_frames` frames (for a preallocated
   // pool, at most its frames) and counts it as outstanding. Returns its
-  // index, or -1 if every slot is in use.
-  int ArmSlot(int max_frames);
+  // index, or -1 if every slot is in use. `stack`, if known, is the target
+  // thread's: its handler then checks the addresses it reads against it
+  // (see UnwindSignalContext).
+  int ArmSlot(int max_frames, const StackBounds& stack = StackBounds());
 
   // The value to send with the signal for slot `index`, naming the slot and
   // this capture's generation.

@@ -68,6 +68,11 @@ void AfterForkInChild() {
   g_fork_pending.store(false);
 }
 
+StackBounds RecordedStackBounds(pid_t tid) {
+  std::shared_ptr<const CreationRecord> record = FindShared(tid);
+  return record != nullptr ? record->stack : StackBounds();
+}
+
 }  // namespace
 
 void BeginCapture() {
@@ -86,6 +91,7 @@ Registry& GetRegistry() {
     auto* r = new Registry;
     g_registry.store(r);
     pthread_atfork(BeforeFork, AfterForkInParent, AfterForkInChild);
+    SetStackBoundsLookup(&RecordedStackBounds);
     return r;
   }();
   return *registry;

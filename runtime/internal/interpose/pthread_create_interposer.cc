@@ -182,6 +182,7 @@ void RegisterStartedThread(PendingStart* pending) {
   const uint64_t pending_creation = pending->creation;
   delete pending;
   origin->tid = CurrentTid();
+  origin->stack = OwnStackBounds();
   std::shared_ptr<const CreationRecord> published = std::move(origin);
   try {
     t_exit_hook.origin = published;

@@ -15,6 +15,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
+#include "taskleak/runtime/internal/unwind/stack_bounds.h"
 
 namespace taskleak {
 namespace internal {
@@ -30,6 +31,8 @@ struct CreationRecord {
   absl::Time created_at;
   std::shared_ptr<const CreationRecord> creator_origin;
   bool in_static_initializer = false;
+  // The thread's own stack, read as it started.
+  StackBounds stack;
 };
 
 // The deepest creation stack and the longest chain a record keeps.

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <mutex>
 
+#include "taskleak/runtime/internal/unwind/read_plan.h"
 #include "taskleak/runtime/internal/unwind/register_state_cache.h"
+#include "taskleak/runtime/internal/unwind/stack_bounds.h"
 
 // Every sanitizer runtime defines it; null when none is linked in, even if
 // this file was built without the sanitizer's flags.
@@ -75,6 +77,16 @@ struct Walk {
   ucontext_t restart;
   bool exact = true;
   bool in_sync = true;
+  // Where the thread's stack lies from the interrupted frame up, when known
+  // (StackBounds): a step whose reads all fall inside is taken without
+  // libunwind's validation.
+  bool bounded = false;
+  uintptr_t lo = 0;
+  uintptr_t hi = 0;
+  // Whether the frame pointer's current location (a register, or a stack
+  // address) is known to be readable: read by a validated step, or checked
+  // against the bounds.
+  bool rbp_readable = true;
 };
 
 // Finds, among the rows of a procedure's register states, the one covering
@@ -119,6 +131,12 @@ bool ValidateReads(unw_cursor_t* cursor, const void* context) {
   return true;
 }
 
+// Turns the cursor's validation (ValidateReads) off or back on.
+void SetValidation(Walk* walk, bool on) {
+  uintptr_t* first_word = reinterpret_cast<uintptr_t*>(&walk->cursor);
+  *first_word = (*first_word & ~uintptr_t{1}) | (on ? 1 : 0);
+}
+
 // Starts a fresh cursor from the current frame's registers, so that
 // libunwind's lookup mode matches `exact` again.
 bool Restart(Walk* walk) {
@@ -142,6 +160,7 @@ bool Restart(Walk* walk) {
       walk->lib->init_local2(&walk->cursor, &walk->restart,
                              walk->exact ? UNW_INIT_SIGNAL_FRAME : 0) == 0 &&
       ValidateReads(&walk->cursor, &walk->restart);
+  walk->rbp_readable = true;  // in the registers it restarted from
   return walk->in_sync;
 }
 
@@ -157,6 +176,94 @@ int Apply(Walk* walk, const unsigned char* state) {
   return rc;
 }
 
+// The caller's CFA by `plan`, if the registers it comes from are known to
+// be readable: the stack pointer is the cursor's CFA, the frame pointer's
+// location must be readable.
+bool PlannedCfa(Walk* walk, const ReadPlan& plan, uintptr_t* cfa) {
+  if (plan.cfa_from_rbp && !walk->rbp_readable) return false;
+  unw_word_t base = 0;
+  if (walk->lib->get_reg(&walk->cursor,
+                         plan.cfa_from_rbp ? UNW_X86_64_RBP : UNW_X86_64_RSP,
+                         &base) < 0) {
+    return false;
+  }
+  *cfa = static_cast<uintptr_t>(base + plan.cfa_offset);
+  return true;
+}
+
+// Applies `state` without validation when every address it reads is on the
+// thread's stack. Returns false, having done nothing, when it cannot tell.
+bool ApplyPlanned(Walk* walk, const RegisterState& state, int* rc) {
+  const ReadPlan& plan = state.plan;
+  if (!walk->bounded || !plan.known) return false;
+  // With the frame pointer unchanged, the walk reads its old location.
+  if (plan.rbp == ReadPlan::Rbp::kSame && !walk->rbp_readable) return false;
+  SetValidation(walk, false);
+  uintptr_t cfa = 0;
+  if (!PlannedCfa(walk, plan, &cfa) ||
+      !ReadsWithin(plan, cfa, walk->lo, walk->hi)) {
+    SetValidation(walk, true);
+    return false;
+  }
+  *rc = Apply(walk, state.data);
+  SetValidation(walk, true);
+  // Saved: at an address just checked; the same: as readable as before;
+  // undefined: no location, and the walk ends.
+  walk->rbp_readable = true;
+  return true;
+}
+
+// Whether `plan` says what applying it did: the caller's stack pointer (its
+// CFA), return address and frame pointer, from the registers before the
+// step (`sp`, `rbp`). It reads what it predicts only once the CFA matched,
+// and only in the frame between the old stack pointer and the CFA, which
+// libunwind has just read from, validated.
+bool PlanPredicts(Walk* walk, const ReadPlan& plan, unw_word_t sp,
+                  unw_word_t rbp) {
+  if (!plan.reads_return_address) return false;
+  const uintptr_t cfa =
+      static_cast<uintptr_t>((plan.cfa_from_rbp ? rbp : sp) + plan.cfa_offset);
+  unw_word_t new_sp = 0, new_ip = 0, new_rbp = 0;
+  if (walk->lib->get_reg(&walk->cursor, UNW_X86_64_RSP, &new_sp) < 0 ||
+      walk->lib->get_reg(&walk->cursor, UNW_REG_IP, &new_ip) < 0 ||
+      walk->lib->get_reg(&walk->cursor, UNW_X86_64_RBP, &new_rbp) < 0) {
+    return false;
+  }
+  if (new_sp != cfa || !ReadsWithin(plan, cfa, sp, cfa)) return false;
+  uintptr_t saved_ip = 0;
+  memcpy(&saved_ip,
+         reinterpret_cast<const void*>(cfa + plan.return_address_offset),
+         sizeof(saved_ip));
+  unw_word_t expected_rbp = rbp;
+  if (plan.rbp == ReadPlan::Rbp::kSaved) {
+    memcpy(&expected_rbp, reinterpret_cast<const void*>(cfa + plan.rbp_offset),
+           sizeof(expected_rbp));
+  } else if (plan.rbp == ReadPlan::Rbp::kUndefined) {
+    return false;  // the step would have ended the walk
+  }
+  return new_ip == saved_ip && new_rbp == expected_rbp;
+}
+
+// Looks up the frame's register state with libunwind, applies it
+// (validated), and caches it with its read plan if the plan predicted the
+// step.
+int LookUpAndApply(Walk* walk, uintptr_t lookup, bool signal_frame,
+                   const RowFinder& finder) {
+  ReadPlan plan;
+  unw_word_t sp = 0, rbp = 0;
+  // Validated reads, as the step's own.
+  const bool decoded =
+      DecodeReadPlan(finder.data, finder.size, &plan) &&
+      walk->lib->get_reg(&walk->cursor, UNW_X86_64_RSP, &sp) == 0 &&
+      walk->lib->get_reg(&walk->cursor, UNW_X86_64_RBP, &rbp) == 0;
+  walk->exact = signal_frame;
+  const int rc = Apply(walk, finder.data);
+  plan.known = decoded && rc > 0 && PlanPredicts(walk, plan, sp, rbp);
+  RecordRegisterState(lookup, finder.data, finder.size, signal_frame, plan);
+  walk->rbp_readable = rc > 0;  // Apply read it, validated
+  return rc;
+}
+
 // Moves the walk to the caller of the frame looked up at `lookup`. Returns
 // > 0 when there is one, 0 at the outermost frame, < 0 on error.
 int Step(Walk* walk, uintptr_t ip, uintptr_t lookup, StepMode mode) {
@@ -164,7 +271,11 @@ int Step(Walk* walk, uintptr_t ip, uintptr_t lookup, StepMode mode) {
     if (const RegisterState* state = FindRegisterState(lookup)) {
       walk->in_sync = walk->in_sync && walk->exact == state->signal_frame;
       walk->exact = state->signal_frame;
-      return Apply(walk, state->data);
+      int rc = 0;
+      if (ApplyPlanned(walk, *state, &rc)) return rc;
+      rc = Apply(walk, state->data);
+      walk->rbp_readable = rc > 0;  // Apply read it, validated
+      return rc;
     }
     if (!walk->in_sync && !Restart(walk)) return -1;
     const bool signal_frame = IsSignalFrame(walk, ip);
@@ -173,22 +284,21 @@ int Step(Walk* walk, uintptr_t ip, uintptr_t lookup, StepMode mode) {
     // This also tells libunwind's cursor how to look up the caller.
     walk->lib->reg_states_iterate(&walk->cursor, &RowFinder::Visit, &finder);
     if (finder.size != 0) {
-      RecordRegisterState(lookup, finder.data, finder.size, signal_frame);
-      walk->exact = signal_frame;
-      return Apply(walk, finder.data);
+      return LookUpAndApply(walk, lookup, signal_frame, finder);
     }
   }
   // libunwind's own step also copes with frames that have no unwind
   // information (PLT stubs, hand-written code).
   walk->exact = IsSignalFrame(walk, ip);
   walk->in_sync = true;
+  walk->rbp_readable = false;  // wherever libunwind's step put it
   return walk->lib->step(&walk->cursor);
 }
 
 // Walks from `context`: either where a signal interrupted the thread
 // (`interrupted`), or where the thread called unw_getcontext.
 int WalkFrom(const LibUnwind& lib, ucontext_t* context, bool interrupted,
-             uintptr_t* pcs, int max, StepMode mode) {
+             uintptr_t* pcs, int max, StepMode mode, const StackBounds* stack) {
   Walk walk;
   walk.lib = &lib;
   walk.context = context;
@@ -201,6 +311,17 @@ int WalkFrom(const LibUnwind& lib, ucontext_t* context, bool interrupted,
   }
   if (mode == StepMode::kCached && !ValidateReads(&walk.cursor, context)) {
     mode = StepMode::kLibunwindOnly;
+  }
+  // Legitimate reads lie above the interrupted stack pointer; one that is
+  // not on the thread's stack (an alternate signal stack, a fiber's) says
+  // the bounds are not this walk's.
+  const uintptr_t sp =
+      static_cast<uintptr_t>(context->uc_mcontext.gregs[REG_RSP]);
+  if (mode == StepMode::kCached && stack != nullptr && stack->known() &&
+      sp >= stack->lo && sp < stack->hi) {
+    walk.bounded = true;
+    walk.lo = sp;
+    walk.hi = stack->hi;
   }
   int n = 0;
   while (n < max) {
@@ -216,9 +337,9 @@ int WalkFrom(const LibUnwind& lib, ucontext_t* context, bool interrupted,
 }  // namespace
 
 int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
-                        int max, StepMode mode) {
+                        int max, StepMode mode, const StackBounds* stack) {
   return WalkFrom(lib, static_cast<ucontext_t*>(ucontext),
-                  /*interrupted=*/true, pcs, max, mode);
+                  /*interrupted=*/true, pcs, max, mode, stack);
 }
 
 // Three unwinders for a thread's own stack, each with a weakness:
@@ -249,7 +370,7 @@ int CaptureCurrentStack(uintptr_t* pcs, int max, int skip) {
     if (lib == nullptr || lib->getcontext(&context) != 0) return 0;
     // The first frame is this function's, at the call: a lookup address.
     n = WalkFrom(*lib, &context, /*interrupted=*/false, frames, want,
-                 StepMode::kCached);
+                 StepMode::kCached, /*stack=*/nullptr);
   } else {
     void* addresses[kMaxDepth];
     const LibUnwind* lib = ++captures_in_thread > kCapturesBeforeLibunwind

@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "taskleak/runtime/internal/unwind/stack_bounds.h"
+
 namespace taskleak {
 namespace internal {
 
@@ -49,8 +51,16 @@ enum class StepMode {
 // to the handler, skipping the handler's own frames. Writes at most `max`
 // program counters to `pcs` and returns how many. Async-signal-safe once
 // LoadLibUnwind() has succeeded.
+//
+// With `stack`, the interrupted thread's own (StackBounds), a cached step
+// whose every read it can tell beforehand (a ReadPlan) and that falls
+// between the interrupted stack pointer and the stack's top is taken
+// without libunwind's validation, which costs three system calls for each
+// new page read: memory there is mapped whatever the stack holds. Any
+// other step validates as before.
 int UnwindSignalContext(const LibUnwind& lib, void* ucontext, uintptr_t* pcs,
-                        int max, StepMode mode = StepMode::kCached);
+                        int max, StepMode mode = StepMode::kCached,
+                        const StackBounds* stack = nullptr);
 
 // Captures the calling thread's stack, skipping `skip` frames above the
 // caller. Returns the number of program counters written. Not

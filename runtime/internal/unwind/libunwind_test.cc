@@ -18,6 +18,7 @@
 #include "absl/base/optimization.h"
 #include "gtest/gtest.h"
 #include "taskleak/runtime/internal/unwind/register_state_cache.h"
+#include "taskleak/runtime/internal/unwind/stack_bounds.h"
 
 namespace taskleak {
 
@@ -45,6 +46,9 @@ struct Walks {
   int cached_first_count;
   uintptr_t cached_again[kMaxFrames];
   int cached_again_count;
+  // Cached again, checking reads against the thread's stack.
+  uintptr_t bounded[kMaxFrames];
+  int bounded_count;
 };
 
 const internal::LibUnwind* lib = nullptr;
@@ -53,8 +57,13 @@ sem_t walked;
 // The registers of the last probed context.
 mcontext_t probed_registers;
 
+// The probed thread's stack; read in the handler, which is fine for a test
+// thread parked in read().
+internal::StackBounds probed_stack;
+
 void WalkThreeWays(int, siginfo_t*, void* ucontext) {
   probed_registers = static_cast<ucontext_t*>(ucontext)->uc_mcontext;
+  probed_stack = internal::OwnStackBounds();
   using internal::StepMode;
   walks.libunwind_only_count =
       internal::UnwindSignalContext(*lib, ucontext, walks.libunwind_only,
@@ -63,6 +72,9 @@ void WalkThreeWays(int, siginfo_t*, void* ucontext) {
       *lib, ucontext, walks.cached_first, kMaxFrames, StepMode::kCached);
   walks.cached_again_count = internal::UnwindSignalContext(
       *lib, ucontext, walks.cached_again, kMaxFrames, StepMode::kCached);
+  walks.bounded_count =
+      internal::UnwindSignalContext(*lib, ucontext, walks.bounded, kMaxFrames,
+                                    StepMode::kCached, &probed_stack);
   sem_post(&walked);
 }
 
@@ -193,6 +205,7 @@ TEST_F(LibUnwindTest, CachedWalksMatchLibunwindWalks) {
         Frames(walks.libunwind_only, walks.libunwind_only_count);
     EXPECT_EQ(Frames(walks.cached_first, walks.cached_first_count), reference);
     EXPECT_EQ(Frames(walks.cached_again, walks.cached_again_count), reference);
+    EXPECT_EQ(Frames(walks.bounded, walks.bounded_count), reference);
     // The walk reached the thread's entry, past the recursion.
     EXPECT_GT(reference.size(), static_cast<size_t>(depth + 3));
   }
@@ -234,6 +247,117 @@ TEST_F(LibUnwindTest, CachedWalkOfACorruptStackStopsInsteadOfCrashing) {
       *lib, &corrupt, pcs, kMaxFrames, internal::StepMode::kCached);
   ASSERT_EQ(count, 1);
   EXPECT_EQ(pcs[0], interrupted);
+}
+
+// The cached steps of a parked thread's frames say beforehand what they
+// read, so a walk bounded by the thread's stack takes them unvalidated.
+TEST_F(LibUnwindTest, ParkedThreadsStepsHaveReadPlans) {
+  ParkedReader reader(5);
+  ASSERT_TRUE(ProbeUntilParked(reader.handle(), 5));
+  ASSERT_TRUE(probed_stack.known());
+  const std::vector<uintptr_t> pcs = Frames(walks.bounded, walks.bounded_count);
+  ASSERT_GT(pcs.size(), 6u);
+  // The interrupted libc frame and the recursion, at least.
+  for (size_t i = 0; i < 7; ++i) {
+    const internal::RegisterState* state = internal::FindRegisterState(pcs[i]);
+    ASSERT_NE(state, nullptr) << i;
+    EXPECT_TRUE(state->plan.known) << i;
+  }
+}
+
+// A bounded walk over garbage that lies within its bounds: the planned step
+// reads only there, and the garbage return address it finds is then looked
+// up, validated, and ends the walk.
+TEST_F(LibUnwindTest, BoundedWalkOverGarbageStopsInsteadOfCrashing) {
+  ParkedReader reader(2);
+  ASSERT_TRUE(ProbeUntilParked(reader.handle(), 2));
+  const uintptr_t interrupted = walks.cached_again[0];
+  const internal::RegisterState* state =
+      internal::FindRegisterState(interrupted);
+  ASSERT_NE(state, nullptr);
+  ASSERT_TRUE(state->plan.known);
+
+  // A fake stack full of addresses of a page that is no longer mapped.
+  void* gone = mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(gone, MAP_FAILED);
+  ASSERT_EQ(munmap(gone, 4096), 0);
+  std::vector<uintptr_t> stack(1024, reinterpret_cast<uintptr_t>(gone) + 64);
+  internal::StackBounds bounds;
+  bounds.lo = reinterpret_cast<uintptr_t>(stack.data());
+  bounds.hi = bounds.lo + stack.size() * sizeof(uintptr_t);
+  bounds.thread = static_cast<uintptr_t>(pthread_self());
+  ucontext_t garbage = {};
+  garbage.uc_mcontext = probed_registers;
+  garbage.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(interrupted);
+  garbage.uc_mcontext.gregs[REG_RSP] =
+      static_cast<greg_t>(bounds.lo + bounds.hi) / 2;
+  garbage.uc_mcontext.gregs[REG_RBP] = garbage.uc_mcontext.gregs[REG_RSP];
+
+  uintptr_t pcs[kMaxFrames];
+  const int count = internal::UnwindSignalContext(
+      *lib, &garbage, pcs, kMaxFrames, internal::StepMode::kCached, &bounds);
+  ASSERT_GE(count, 2);
+  EXPECT_LT(count, 8);
+  EXPECT_EQ(pcs[0], interrupted);
+  EXPECT_EQ(pcs[1], reinterpret_cast<uintptr_t>(gone) + 64 - 1);
+}
+
+// A frame whose saved words lie past the end of its bounds, where nothing is
+// mapped: the step is not planned, and libunwind's validation ends the walk
+// (unchecked, the read would crash the process).
+TEST_F(LibUnwindTest, BoundedWalkNeverReadsPastItsBounds) {
+  ParkedReader reader(2);
+  ASSERT_TRUE(ProbeUntilParked(reader.handle(), 2));
+  // A frame of the recursion, which keeps a frame of its own.
+  const std::vector<uintptr_t> parked =
+      Frames(walks.cached_again, walks.cached_again_count);
+  auto in_recursion =
+      std::find_if(parked.begin(), parked.end(), [](uintptr_t pc) {
+        return FramesIn({pc}, Address(&LibUnwindTestRecurse)) == 1;
+      });
+  ASSERT_NE(in_recursion, parked.end());
+  const uintptr_t frame = *in_recursion;
+  const internal::RegisterState* state = internal::FindRegisterState(frame);
+  ASSERT_NE(state, nullptr);
+  const internal::ReadPlan& plan = state->plan;
+  ASSERT_TRUE(plan.known);
+  ASSERT_TRUE(plan.reads_return_address);
+
+  // Two pages, the second unmapped; the bounds end with the first.
+  char* pages = static_cast<char*>(mmap(nullptr, 8192, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(pages, MAP_FAILED);
+  ASSERT_EQ(munmap(pages + 4096, 4096), 0);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(pages) + 4096;
+  internal::StackBounds bounds;
+  bounds.lo = reinterpret_cast<uintptr_t>(pages);
+  bounds.hi = end;
+  bounds.thread = static_cast<uintptr_t>(pthread_self());
+  ucontext_t edge = {};
+  edge.uc_mcontext = probed_registers;
+  edge.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(frame);
+  // The return address at CFA + offset lands on the unmapped page.
+  uintptr_t sp = end - 64;
+  uintptr_t rbp = sp;
+  if (plan.cfa_from_rbp) {
+    rbp = end + 512 - static_cast<uintptr_t>(plan.cfa_offset) -
+          static_cast<uintptr_t>(plan.return_address_offset);
+  } else {
+    ASSERT_GT(plan.cfa_offset + plan.return_address_offset, 0);
+    sp = end -
+         static_cast<uintptr_t>(plan.cfa_offset + plan.return_address_offset) +
+         8;
+  }
+  edge.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);
+  edge.uc_mcontext.gregs[REG_RBP] = static_cast<greg_t>(rbp);
+
+  uintptr_t pcs[kMaxFrames];
+  const int count = internal::UnwindSignalContext(
+      *lib, &edge, pcs, kMaxFrames, internal::StepMode::kCached, &bounds);
+  munmap(pages, 4096);
+  ASSERT_EQ(count, 1);
+  EXPECT_EQ(pcs[0], frame);
 }
 
 TEST_F(LibUnwindTest, CachedWalkCrossesASignalFrame) {

@@ -70,7 +70,7 @@ const RegisterState* FindRegisterState(uintptr_t lookup_ip) {
 }
 
 void RecordRegisterState(uintptr_t lookup_ip, const void* data, size_t size,
-                         bool signal_frame) {
+                         bool signal_frame, const ReadPlan& plan) {
   if (lookup_ip <= kBusy || size > kMaxRegisterStateBytes) return;
   const uint32_t current = epoch.load(std::memory_order_acquire);
   size_t i = Home(lookup_ip);
@@ -82,6 +82,7 @@ void RecordRegisterState(uintptr_t lookup_ip, const void* data, size_t size,
       entry.epoch = current;
       memcpy(entry.state.data, data, size);
       entry.state.signal_frame = signal_frame;
+      entry.state.plan = plan;
       entry.key.store(lookup_ip, std::memory_order_release);
       return;
     }

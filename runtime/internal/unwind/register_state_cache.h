@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "taskleak/runtime/internal/unwind/read_plan.h"
+
 namespace taskleak {
 namespace internal {
 
@@ -22,6 +24,7 @@ struct RegisterState {
   // The frame is a signal trampoline: its caller resumes at an exact
   // instruction rather than after a call.
   bool signal_frame;
+  ReadPlan plan;
 };
 
 // The state recorded for `lookup_ip`, or null. A returned state never
@@ -31,7 +34,7 @@ const RegisterState* FindRegisterState(uintptr_t lookup_ip);
 // Records the state of `lookup_ip`. Drops it silently when `size` exceeds
 // kMaxRegisterStateBytes or the cache is full. Async-signal-safe, lock-free.
 void RecordRegisterState(uintptr_t lookup_ip, const void* data, size_t size,
-                         bool signal_frame);
+                         bool signal_frame, const ReadPlan& plan = {});
 
 // Forgets every state if a shared object was unloaded since the last call
 // (another one may now live at its addresses). Thread-safe; not
