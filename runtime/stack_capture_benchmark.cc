@@ -1,6 +1,8 @@
 // Cost of capturing the stacks of 10, 100 and 1000 parked threads at several
 // call depths: the first capture of a fresh set of threads, and the steady
-// state of repeated captures of the same set.
+// state of repeated captures of the same set, with the interposer linked in
+// (so with each thread's stack bounds), and 1000 threads with bounds and
+// without.
 //
 //   bazel run -c opt --config=offline //runtime:stack_capture_benchmark
 
@@ -16,6 +18,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "benchmark/benchmark.h"
+#include "taskleak/runtime/internal/unwind/stack_bounds.h"
 #include "taskleak/runtime/stack_capture.h"
 
 namespace taskleak {
@@ -99,6 +102,28 @@ void BM_CaptureSteady(benchmark::State& state) {
   SetCounters(state);
 }
 
+// Repeated captures of 1000 threads 16 calls deep, with each thread's stack
+// bounds (arg 1: walks check their own reads, runtime/internal/unwind/
+// read_plan.h) or without (arg 0: libunwind validates every new page).
+void BM_CaptureSteadyBounds(benchmark::State& state) {
+  ParkedThreads parked(1000, 16);
+  const bool bounded = state.range(0) != 0;
+  const internal::StackBoundsLookup recorded =
+      internal::SetStackBoundsLookup(nullptr);
+  if (recorded == nullptr) {
+    state.SkipWithError("the interposer records no stack bounds");
+    return;
+  }
+  internal::SetStackBoundsLookup(bounded ? recorded : nullptr);
+  if (Capture(state, parked.tids())) {  // Warms up.
+    for (auto _ : state) {
+      if (!Capture(state, parked.tids())) break;
+    }
+  }
+  internal::SetStackBoundsLookup(recorded);
+  state.counters["bounded"] = bounded;
+}
+
 // The first capture of threads that were never captured before.
 void BM_CaptureFirst(benchmark::State& state) {
   for (auto _ : state) {
@@ -130,6 +155,11 @@ void Sizes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_CaptureSteady)->Apply(Sizes)->UseRealTime();
+BENCHMARK(BM_CaptureSteadyBounds)
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_CaptureFirst)->Apply(Sizes)->UseManualTime()->Iterations(10);
 BENCHMARK(BM_CaptureAllThreadStacks)
     ->Args({1000, 16})

@@ -31,8 +31,8 @@ StackBounds OwnStackBounds() {
   return bounds;
 }
 
-void SetStackBoundsLookup(StackBoundsLookup l) {
-  lookup.store(l, std::memory_order_release);
+StackBoundsLookup SetStackBoundsLookup(StackBoundsLookup l) {
+  return lookup.exchange(l, std::memory_order_acq_rel);
 }
 
 StackBounds StackBoundsOf(pid_t tid) {

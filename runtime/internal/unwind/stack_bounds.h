@@ -33,8 +33,10 @@ struct StackBounds {
 StackBounds OwnStackBounds();
 
 // The stack of the live thread `tid`, if the interposer recorded it.
+// SetStackBoundsLookup returns the lookup it replaces (benchmarks compare
+// walks with and without bounds).
 using StackBoundsLookup = StackBounds (*)(pid_t tid);
-void SetStackBoundsLookup(StackBoundsLookup lookup);
+StackBoundsLookup SetStackBoundsLookup(StackBoundsLookup lookup);
 StackBounds StackBoundsOf(pid_t tid);
 
 }  // namespace internal
