@@ -70,8 +70,7 @@ struct ListingCache {
   // listed (5 ms) for the next test's snapshot. Null otherwise.
   Tids Rebuild(const LeakSnapshot::ThreadCounters& now, Ids* unrecorded_ids) {
     std::lock_guard<std::mutex> lock(mu);
-    if (unrecorded == nullptr || ThreadStartsPending() ||
-        !counters.AccountFor(now)) {
+    if (unrecorded == nullptr || !counters.AccountFor(now)) {
       return nullptr;
     }
     auto rebuilt = std::make_shared<absl::flat_hash_set<pid_t>>();
@@ -149,7 +148,7 @@ bool LeakSnapshot::ThreadCounters::AccountFor(const ThreadCounters& now) const {
   }
   const int64_t created = static_cast<int64_t>(now.creations - creations);
   const int64_t ended = static_cast<int64_t>(now.exits - exits);
-  return now.threads == threads + created - ended;
+  return now.threads == threads + created - ended && !ThreadStartsPending();
 }
 
 absl::StatusOr<std::vector<pid_t>> LeakSnapshot::NewThreadsNow() const {
@@ -167,8 +166,7 @@ absl::StatusOr<std::vector<pid_t>> LeakSnapshot::NewThreadsNow() const {
   // thousand threads it has not listed before). A thread started behind its
   // back moves the kernel's count past the sum, and is then listed; so does
   // one that has ended but lingers in /proc.
-  if (!unrecorded_changed && !ThreadStartsPending() &&
-      counters_.AccountFor(now)) {
+  if (!unrecorded_changed && counters_.AccountFor(now)) {
     std::vector<pid_t> fresh = ThreadsCreatedSince(counters_.creations);
     std::sort(fresh.begin(), fresh.end());
     return fresh;

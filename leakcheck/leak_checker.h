@@ -131,8 +131,9 @@ class LeakSnapshot {
     // (see the top of this file for the one exception).
     bool SameThreadsAs(const ThreadCounters& other) const;
     // Whether the kernel's count at `now` is this one's plus the threads
-    // the interposer started since, less those that ended: no thread came
-    // or went behind its back, and none that ended lingers in /proc.
+    // the interposer started since, less those that ended, with no start
+    // pending: no thread came or went behind its back, and none that ended
+    // lingers in /proc.
     bool AccountFor(const ThreadCounters& now) const;
   };
   friend struct ListingCache;

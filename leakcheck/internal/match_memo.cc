@@ -32,10 +32,6 @@ bool StartedBySingletonAt(const ThreadDump& thread) {
 }
 
 bool MatchMemo::Matches(size_t i, const ThreadDump& thread) {
-  if (by_stack_.size() < rules_->size()) {
-    by_stack_.resize(rules_->size());
-    by_name_.resize(rules_->size());
-  }
   const IgnoreRule& rule = (*rules_)[i];
   auto compute = [&rule, &thread] { return rule.Matches(thread); };
   switch (rule.kind()) {
@@ -59,6 +55,9 @@ bool MatchMemo::Matches(size_t i, const ThreadDump& thread) {
 }
 
 int MatchMemo::FirstMatch(const ThreadDump& thread) {
+  // The rules are gathered after the memo is made.
+  by_stack_.resize(rules_->size());
+  by_name_.resize(rules_->size());
   for (size_t i = 0; i < rules_->size(); ++i) {
     if (Matches(i, thread)) return static_cast<int>(i);
   }

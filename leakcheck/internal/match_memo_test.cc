@@ -66,8 +66,7 @@ TEST(MatchMemoTest, AgreesWithTheRulesForThreadsThatShareStacks) {
   for (size_t i = 0; i < threads.size(); ++i) {
     SCOPED_TRACE(i);
     EXPECT_EQ(memo.FirstMatch(threads[i]), expected[i % expected.size()]);
-    EXPECT_EQ(memo.FirstMatch(threads[i]),
-              FirstMatchAfresh(rules, threads[i]));
+    EXPECT_EQ(memo.FirstMatch(threads[i]), FirstMatchAfresh(rules, threads[i]));
   }
 }
 
@@ -75,9 +74,8 @@ TEST(MatchMemoTest, AgreesWithTheRulesForThreadsThatShareStacks) {
 // not in what it looks at get their own answers.
 TEST(MatchMemoTest, PredicatesRunForEachThread) {
   const std::vector<IgnoreRule> rules = {
-      IgnoreIf("even tid", [](const ThreadDump& t) {
-        return t.info.id.tid % 2 == 0;
-      }),
+      IgnoreIf("even tid",
+               [](const ThreadDump& t) { return t.info.id.tid % 2 == 0; }),
   };
   const SharedFrames stack = {Frame("Loop()")};
   MatchMemo memo(&rules);

@@ -86,7 +86,6 @@ absl::StatusOr<std::vector<pid_t>> Checker::BlamedThreads(
   if (fresh_now.empty()) return std::vector<pid_t>();
   std::vector<pid_t> alive;
   std::vector<ThreadInfo> to_classify;
-  undecided_ = 0;
   std::vector<pid_t> fresh;
   for (pid_t tid : fresh_now) {
     if (!last_poll && seen_once_.insert(tid).second) {

@@ -104,8 +104,8 @@ std::vector<Finding> LeakFindings(const LeakReport& report,
     f.report_file = report_file;
     if (!t.created_by.empty() && !t.created_by[0].stack.empty()) {
       const SharedFrames& stack = t.created_by[0].stack;
-      auto [site, found] = sites.try_emplace(stack.data());
-      if (found) {
+      auto [site, inserted] = sites.try_emplace(stack.data());
+      if (inserted) {
         LocateAtUserFrame(stack, &f);
         site->second = {f.file, f.line};
       }

@@ -237,7 +237,7 @@ void LeakCheckListener::LookAtDeferredChecks() {
   const absl::Time now = absl::Now();
   for (auto it = deferred_.begin(); it != deferred_.end();) {
     if (now >= it->check.deadline()) {
-      Finish(it->check, it->file, it->line);
+      Finish(*it);
     } else if (!it->check.AllEnded()) {
       ++it;
       continue;
@@ -246,12 +246,11 @@ void LeakCheckListener::LookAtDeferredChecks() {
   }
 }
 
-void LeakCheckListener::Finish(DeferredCheck& check, const std::string& file,
-                               int line) {
-  absl::StatusOr<LeakReport> report = check.Finish();
+void LeakCheckListener::Finish(Deferred& deferred) {
+  absl::StatusOr<LeakReport> report = deferred.check.Finish();
   if (!report.ok()) {
     fprintf(stderr, "taskleak: cannot finish the thread check of %s: %s\n",
-            check.scope().c_str(),
+            deferred.check.scope().c_str(),
             std::string(report.status().message()).c_str());
     return;
   }
@@ -259,7 +258,8 @@ void LeakCheckListener::Finish(DeferredCheck& check, const std::string& file,
     fprintf(stderr, "taskleak: note: %s\n", note.c_str());
   }
   if (!report->clean()) {
-    late_found_.push_back(LateLeak{file, line, *std::move(report)});
+    late_found_.push_back(
+        LateLeak{deferred.file, deferred.line, *std::move(report)});
   }
 }
 
@@ -277,7 +277,7 @@ void LeakCheckListener::FinishDeferredChecks() {
                    [](const Deferred& a, const Deferred& b) {
                      return a.check.deadline() < b.check.deadline();
                    });
-  for (Deferred& d : deferred_) Finish(d.check, d.file, d.line);
+  for (Deferred& d : deferred_) Finish(d);
   deferred_.clear();
   for (const LateLeak& late : late_found_) {
     if (!options_.warn) late_leaks_.push_back(late.report.Summary());

@@ -74,8 +74,9 @@ class LeakCheckListener : public ::testing::EmptyTestEventListener {
   // At the iteration's end: waits out what is left of the other windows and
   // reports every leak the deferred checks found.
   void FinishDeferredChecks();
+  struct Deferred;
   // Keeps the leak a deferred check finds.
-  void Finish(DeferredCheck& check, const std::string& file, int line);
+  void Finish(Deferred& deferred);
   // Fails the running test (or suite, or the run), at file:line; `preface`
   // comes first in the message.
   void Report(const char* file, int line, const LeakReport& report,
