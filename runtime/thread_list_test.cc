@@ -110,7 +110,15 @@ TEST(ThreadListTest, ExitedThreadsDisappear) {
     ASSERT_TRUE(tids.ok()) << tids.status();
     EXPECT_THAT(*tids, Contains(tid));
   }
+  // Joined: the kernel cleared its tid, but may release its /proc entry a
+  // moment later.
   absl::StatusOr<std::vector<pid_t>> tids = ListThreadIds();
+  for (int i = 0; i < 1000 && tids.ok() &&
+                  std::find(tids->begin(), tids->end(), tid) != tids->end();
+       ++i) {
+    usleep(1000);
+    tids = ListThreadIds();
+  }
   ASSERT_TRUE(tids.ok()) << tids.status();
   EXPECT_THAT(*tids, Not(Contains(tid)));
   EXPECT_TRUE(absl::IsNotFound(ReadThreadInfo(tid).status()));
