@@ -8,19 +8,31 @@
 // test also times `eu-stack -p` and `gdb ... thread apply all bt` on its
 // own process once its threads are parked:
 //   peer eu_stack_ms=MS  peer gdb_ms=MS  (-1 if the peer failed)
+// and, first, the floor under any signal-based capture of those threads:
+// a real-time signal to each with a handler that only counts its answer,
+// until all have answered (median of 7 rounds):
+//   peer signal_floor_ms=MS  (-1 if no real-time signal was free)
 // With LEAKY_SUITE_HANG=1 the first test hangs once its threads are parked,
 // for a time limit to end it with a dump of every thread.
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -54,12 +66,14 @@ struct Parking {
   pthread_cond_t parked_cv = PTHREAD_COND_INITIALIZER;
   pthread_cond_t never = PTHREAD_COND_INITIALIZER;
   int parked = 0;
+  std::vector<pid_t> tids;
 };
 Parking* const parking = new Parking;
 
 ABSL_ATTRIBUTE_NOINLINE void ParkForever() {
   pthread_mutex_lock(&parking->mu);
   ++parking->parked;
+  parking->tids.push_back(static_cast<pid_t>(syscall(SYS_gettid)));
   pthread_cond_broadcast(&parking->parked_cv);
   for (;;) pthread_cond_wait(&parking->never, &parking->mu);
 }
@@ -125,7 +139,71 @@ double TimePeer(std::vector<std::string> argv) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? ms : -1;
 }
 
+// Answers still due in a SignalFloorMs round; the futex word it waits on.
+std::atomic<int> floor_answers_due{0};
+static_assert(sizeof(std::atomic<int>) == sizeof(int), "futex word");
+
+void CountAnswer(int, siginfo_t*, void*) {
+  const int saved_errno = errno;
+  if (floor_answers_due.fetch_sub(1) == 1) {
+    syscall(SYS_futex, &floor_answers_due, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
+            nullptr, 0);
+  }
+  errno = saved_errno;
+}
+
+// The median over 7 rounds of signalling every thread in `tids` and waiting
+// until each has run a handler that does nothing but count: what the kernel
+// alone costs a capture by signals. -1 if no real-time signal is free.
+double SignalFloorMs(const std::vector<pid_t>& tids) {
+  int signal = 0;
+  for (int s = SIGRTMIN; s <= SIGRTMAX && signal == 0; ++s) {
+    struct sigaction current;
+    if (sigaction(s, nullptr, &current) == 0 &&
+        (current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_DFL) {
+      signal = s;
+    }
+  }
+  if (signal == 0) return -1;
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  // As a capture's: the same system call, siginfo and flags.
+  action.sa_sigaction = &CountAnswer;
+  action.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  sigaction(signal, &action, nullptr);
+  const pid_t pid = getpid();
+  std::vector<double> rounds;
+  for (int round = 0; round < 7; ++round) {
+    floor_answers_due.store(static_cast<int>(tids.size()));
+    const int64_t start = NowNs();
+    for (pid_t tid : tids) {
+      siginfo_t info;
+      memset(&info, 0, sizeof(info));
+      info.si_signo = signal;
+      info.si_code = SI_QUEUE;
+      info.si_pid = pid;
+      info.si_uid = getuid();
+      syscall(SYS_rt_tgsigqueueinfo, pid, tid, signal, &info);
+    }
+    for (int due; (due = floor_answers_due.load()) != 0;) {
+      syscall(SYS_futex, &floor_answers_due, FUTEX_WAIT_PRIVATE, due, nullptr,
+              nullptr, 0);
+    }
+    rounds.push_back((NowNs() - start) / 1e6);
+  }
+  action.sa_flags = 0;
+  action.sa_handler = SIG_DFL;
+  sigaction(signal, &action, nullptr);
+  std::sort(rounds.begin(), rounds.end());
+  return rounds[rounds.size() / 2];
+}
+
 void TimePeersOnThisProcess() {
+  pthread_mutex_lock(&parking->mu);
+  const std::vector<pid_t> tids = parking->tids;
+  pthread_mutex_unlock(&parking->mu);
+  printf("peer signal_floor_ms=%.2f\n", SignalFloorMs(tids));
   // Peers attach with ptrace; allow it where Yama restricts it.
   prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
   const std::string pid = std::to_string(getpid());
