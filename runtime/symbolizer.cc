@@ -135,6 +135,9 @@ struct Symbolizer::Impl {
   // modules are reported again.
   absl::flat_hash_map<Dwfl_Module*, std::unique_ptr<internal::SymbolTable>>
       symbol_tables ABSL_GUARDED_BY(mu);
+  // Each module's functions by address, likewise.
+  absl::flat_hash_map<Dwfl_Module*, std::unique_ptr<internal::ModuleScopes>>
+      module_scopes ABSL_GUARDED_BY(mu);
   SymbolizerStats stats ABSL_GUARDED_BY(mu);
   bool tried_dwfl ABSL_GUARDED_BY(mu) = false;
   const LibDw* lib = nullptr;
@@ -187,6 +190,7 @@ bool Symbolizer::Impl::ReportModules() {
   reported_counts = CurrentLoaderCounts();
   ++stats.module_reports;
   symbol_tables.clear();
+  module_scopes.clear();
   const std::vector<LoadedModule> modules = LoadedModules();
   lib->dwfl_report_begin(dwfl);
   int reported = 0;
@@ -298,14 +302,18 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
   }
   int line = 0;
   const std::string file = LineTableLocation(mod, pc, &line);
-  internal::Scopes scopes = internal::EnclosingFunctions(*lib, mod, pc);
-  std::vector<Dwarf_Die>& chain = scopes.chain;
+  std::unique_ptr<internal::ModuleScopes>& functions = module_scopes[mod];
+  if (functions == nullptr) {
+    functions = std::make_unique<internal::ModuleScopes>(*lib, mod);
+  }
+  internal::Scopes found = functions->Find(pc);
+  std::vector<Dwarf_Die>& chain = found.chain;
 
   // One frame per enclosing function. The innermost is at the line table's
   // location; each outer one at the call site of the function inside it.
   for (size_t i = 0; i < chain.size(); ++i) {
     SymbolizedFrame frame = base;
-    const bool outermost = i + 1 == chain.size() && scopes.ends_in_subprogram;
+    const bool outermost = i + 1 == chain.size() && found.ends_in_subprogram;
     frame.inlined = !outermost;
     // The symbol table names clones ("[clone .cold]") that DWARF does not.
     frame.function = outermost && !symbol.empty()
@@ -316,12 +324,12 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
       frame.line = line;
     } else {
       frame.file =
-          internal::CallSite(*lib, &chain[i - 1], scopes.cudie, &frame.line);
+          internal::CallSite(*lib, &chain[i - 1], found.cudie, &frame.line);
     }
     frames->push_back(std::move(frame));
   }
   // Without a subprogram in DWARF, the symbol table names the outermost.
-  if (!scopes.ends_in_subprogram) {
+  if (!found.ends_in_subprogram) {
     SymbolizedFrame frame = base;
     frame.function = symbol;
     if (chain.empty()) {
@@ -329,7 +337,7 @@ bool Symbolizer::Impl::SymbolizeWithDwfl(uintptr_t pc,
       frame.line = line;
     } else {
       frame.file =
-          internal::CallSite(*lib, &chain.back(), scopes.cudie, &frame.line);
+          internal::CallSite(*lib, &chain.back(), found.cudie, &frame.line);
     }
     frames->push_back(std::move(frame));
   }

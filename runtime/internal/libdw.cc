@@ -56,6 +56,13 @@ const LibDw* DoLoad() {
       !Resolve(handle, "dwfl_lineinfo", &lib.dwfl_lineinfo) ||
       !Resolve(handle, "dwfl_module_addrdie", &lib.dwfl_module_addrdie) ||
       !Resolve(handle, "dwarf_getscopes", &lib.dwarf_getscopes) ||
+      !Resolve(handle, "dwarf_getscopes_die", &lib.dwarf_getscopes_die) ||
+      !Resolve(handle, "dwarf_child", &lib.dwarf_child) ||
+      !Resolve(handle, "dwarf_siblingof", &lib.dwarf_siblingof) ||
+      !Resolve(handle, "dwarf_haschildren", &lib.dwarf_haschildren) ||
+      !Resolve(handle, "dwarf_ranges", &lib.dwarf_ranges) ||
+      !Resolve(handle, "dwarf_dieoffset", &lib.dwarf_dieoffset) ||
+      !Resolve(handle, "dwarf_formref_die", &lib.dwarf_formref_die) ||
       !Resolve(handle, "dwarf_tag", &lib.dwarf_tag) ||
       !Resolve(handle, "dwarf_attr", &lib.dwarf_attr) ||
       !Resolve(handle, "dwarf_attr_integrate", &lib.dwarf_attr_integrate) ||

@@ -32,7 +32,15 @@ struct LibDw {
   decltype(&::dwfl_module_getsrc) dwfl_module_getsrc;
   decltype(&::dwfl_lineinfo) dwfl_lineinfo;
   decltype(&::dwfl_module_addrdie) dwfl_module_addrdie;
+  // Not used by the symbolizer (ModuleScopes): tests compare with them.
   decltype(&::dwarf_getscopes) dwarf_getscopes;
+  decltype(&::dwarf_getscopes_die) dwarf_getscopes_die;
+  decltype(&::dwarf_child) dwarf_child;
+  decltype(&::dwarf_siblingof) dwarf_siblingof;
+  decltype(&::dwarf_haschildren) dwarf_haschildren;
+  decltype(&::dwarf_ranges) dwarf_ranges;
+  decltype(&::dwarf_dieoffset) dwarf_dieoffset;
+  decltype(&::dwarf_formref_die) dwarf_formref_die;
   decltype(&::dwarf_tag) dwarf_tag;
   decltype(&::dwarf_attr) dwarf_attr;
   decltype(&::dwarf_attr_integrate) dwarf_attr_integrate;
