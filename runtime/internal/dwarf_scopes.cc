@@ -3,76 +3,59 @@
 #include <algorithm>
 #include <cstddef>
 #include <tuple>
+#include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "taskleak/runtime/internal/symbol_names.h"
 
 namespace taskleak {
 namespace internal {
 namespace {
 
-// DIEs whose children may include subprograms or inlined subroutines with
-// addresses (dwarf_getscopes descends into the same, and unions).
-bool MayHoldFunctions(int tag) {
-  switch (tag) {
-    case DW_TAG_compile_unit:
-    case DW_TAG_partial_unit:
-    case DW_TAG_module:
-    case DW_TAG_lexical_block:
-    case DW_TAG_with_stmt:
-    case DW_TAG_catch_block:
-    case DW_TAG_try_block:
-    case DW_TAG_entry_point:
-    case DW_TAG_inlined_subroutine:
-    case DW_TAG_subprogram:
-    case DW_TAG_namespace:
-    case DW_TAG_class_type:
-    case DW_TAG_structure_type:
-    case DW_TAG_union_type:
-      return true;
-    default:
-      return false;
-  }
+bool IsClass(int tag) {
+  return tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+         tag == DW_TAG_union_type;
 }
 
 }  // namespace
 
-// One unit's functions and their address ranges.
+// One unit's functions and their address ranges, indexed lazily:
+//  - first the unit's own children, where compilers put every function's
+//    concrete DIE except those of local classes (dwarf_getscopes looks no
+//    further either);
+//  - the body of a function, for its inlined instances, the first time an
+//    address falls in it;
+//  - for an address in none of those, the members of the classes local to
+//    the unit's functions (a lambda's operator() and static invoker), found
+//    once by looking through the functions' bodies, but not into inlined
+//    instances, which hold no types.
 class ModuleScopes::Unit {
  public:
   Unit(const LibDw& lib, Dwarf_Die* cudie) : lib_(lib) {
-    Visit(cudie, 0, -1);
-    std::sort(ranges_.begin(), ranges_.end(),
-              [](const Range& a, const Range& b) {
-                return std::tie(a.lo, a.function) < std::tie(b.lo, b.function);
-              });
-    reach_.reserve(ranges_.size());
-    Dwarf_Addr reach = 0;
-    for (const Range& r : ranges_) {
-      reach = std::max(reach, r.hi);
-      reach_.push_back(reach);
-    }
+    IndexUnit(cudie);
+    outer_.Finish();
   }
 
-  void Find(Dwarf_Addr addr, Scopes* scopes) const {
-    // The innermost function whose ranges hold `addr`: the deepest, and of
-    // equals the first in the unit, as dwarf_getscopes would find it.
-    int best = -1;
-    size_t i = std::upper_bound(
-                   ranges_.begin(), ranges_.end(), addr,
-                   [](Dwarf_Addr a, const Range& r) { return a < r.lo; }) -
-               ranges_.begin();
-    // Below i every range starts at or before `addr`; none before the first
-    // whose reach is past `addr` can hold it.
-    while (i > 0 && reach_[i - 1] > addr) {
-      const Range& r = ranges_[--i];
-      if (addr >= r.hi) continue;
-      if (best < 0 || functions_[r.function].depth > functions_[best].depth ||
-          (functions_[r.function].depth == functions_[best].depth &&
-           r.function < best)) {
-        best = r.function;
+  void Find(Dwarf_Addr addr, Scopes* scopes) {
+    int f = outer_.Innermost(addr, functions_);
+    if (f < 0) {
+      if (!local_indexed_) {
+        local_indexed_ = true;
+        for (Dwarf_Die die : bodies_to_search_) IndexLocalClasses(&die, 1);
+        local_.Finish();
       }
+      f = local_.Innermost(addr, functions_);
     }
-    for (int f = best; f >= 0; f = functions_[f].enclosing) {
+    if (f < 0) return;
+    auto [body, inserted] = bodies_.try_emplace(f);
+    if (inserted) {
+      // Copied: indexing appends to functions_.
+      Dwarf_Die die = functions_[f].die;
+      IndexBody(&die, functions_[f].depth, f, &body->second);
+      body->second.Finish();
+    }
+    const int inner = body->second.Innermost(addr, functions_);
+    for (f = inner >= 0 ? inner : f; f >= 0; f = functions_[f].enclosing) {
       scopes->chain.push_back(functions_[f].die);
       if (functions_[f].subprogram) {
         scopes->ends_in_subprogram = true;
@@ -88,72 +71,154 @@ class ModuleScopes::Unit {
     int depth;
     bool subprogram;
   };
-  struct Range {
-    Dwarf_Addr lo;
-    Dwarf_Addr hi;
-    int function;
+
+  // Address ranges of functions, for finding the innermost holding an
+  // address.
+  class Ranges {
+   public:
+    void Add(Dwarf_Addr lo, Dwarf_Addr hi, int function) {
+      ranges_.push_back(Range{lo, hi, function});
+    }
+    void Finish() {
+      std::sort(
+          ranges_.begin(), ranges_.end(), [](const Range& a, const Range& b) {
+            return std::tie(a.lo, a.function) < std::tie(b.lo, b.function);
+          });
+      reach_.reserve(ranges_.size());
+      Dwarf_Addr reach = 0;
+      for (const Range& r : ranges_) {
+        reach = std::max(reach, r.hi);
+        reach_.push_back(reach);
+      }
+    }
+    // The deepest function holding `addr`, and of equals the first in the
+    // unit, as dwarf_getscopes would find it; -1 if none does.
+    int Innermost(Dwarf_Addr addr,
+                  const std::vector<Function>& functions) const {
+      int best = -1;
+      size_t i = std::upper_bound(
+                     ranges_.begin(), ranges_.end(), addr,
+                     [](Dwarf_Addr a, const Range& r) { return a < r.lo; }) -
+                 ranges_.begin();
+      // Below i every range starts at or before `addr`; none before the
+      // first whose reach is past `addr` can hold it.
+      while (i > 0 && reach_[i - 1] > addr) {
+        const Range& r = ranges_[--i];
+        if (addr >= r.hi) continue;
+        if (best < 0 || functions[r.function].depth > functions[best].depth ||
+            (functions[r.function].depth == functions[best].depth &&
+             r.function < best)) {
+          best = r.function;
+        }
+      }
+      return best;
+    }
+
+   private:
+    struct Range {
+      Dwarf_Addr lo;
+      Dwarf_Addr hi;
+      int function;
+    };
+    // By start; reach_[i] is the highest end among ranges_[0..i].
+    std::vector<Range> ranges_;
+    std::vector<Dwarf_Addr> reach_;
   };
 
-  // Indexes the functions below `parent` (at `depth`), which lies in the
-  // function `enclosing`.
-  void Visit(Dwarf_Die* parent, int depth, int enclosing) {
+  // The first step of each child of `die`, and the partial units it
+  // imports (dwz-compressed DWARF), each once.
+  template <typename Visit>
+  void ForEachChild(Dwarf_Die* die, Visit visit) {
     Dwarf_Die child;
-    if (lib_.dwarf_child(parent, &child) != 0) return;
+    if (lib_.dwarf_child(die, &child) != 0) return;
     do {
-      const int tag = lib_.dwarf_tag(&child);
-      if (tag == DW_TAG_imported_unit) {
-        VisitImported(&child, depth, enclosing);
-        continue;
-      }
-      int inner = enclosing;
-      if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
-        inner = Add(child, tag == DW_TAG_subprogram, depth + 1, enclosing);
-      }
-      if (MayHoldFunctions(tag) && lib_.dwarf_haschildren(&child) > 0) {
-        Visit(&child, depth + 1, inner);
+      Dwarf_Attribute attr;
+      Dwarf_Die unit;
+      if (lib_.dwarf_tag(&child) != DW_TAG_imported_unit) {
+        visit(&child);
+      } else if (lib_.dwarf_attr(&child, DW_AT_import, &attr) != nullptr &&
+                 lib_.dwarf_formref_die(&attr, &unit) != nullptr &&
+                 imported_.insert(lib_.dwarf_dieoffset(&unit)).second) {
+        ForEachChild(&unit, visit);
       }
     } while (lib_.dwarf_siblingof(&child, &child) == 0);
   }
 
-  // A partial unit's DIEs count as if they were where it is imported
-  // (dwz-compressed DWARF); each is walked once.
-  void VisitImported(Dwarf_Die* import, int depth, int enclosing) {
-    Dwarf_Attribute attr;
-    Dwarf_Die unit;
-    if (lib_.dwarf_attr(import, DW_AT_import, &attr) == nullptr ||
-        lib_.dwarf_formref_die(&attr, &unit) == nullptr) {
-      return;
-    }
-    const Dwarf_Off offset = lib_.dwarf_dieoffset(&unit);
-    if (std::find(imported_.begin(), imported_.end(), offset) !=
-        imported_.end()) {
-      return;
-    }
-    imported_.push_back(offset);
-    Visit(&unit, depth, enclosing);
+  // The unit's own functions into outer_, and which bodies may hold local
+  // classes.
+  void IndexUnit(Dwarf_Die* cudie) {
+    ForEachChild(cudie, [this](Dwarf_Die* child) {
+      if (lib_.dwarf_tag(child) != DW_TAG_subprogram) return;
+      Add(*child, /*subprogram=*/true, 1, -1, &outer_);
+      if (lib_.dwarf_haschildren(child) > 0)
+        bodies_to_search_.push_back(*child);
+    });
   }
 
-  // Records a function with its ranges; returns its index, or `enclosing`
-  // if it has no addresses (a declaration, an abstract instance).
-  int Add(Dwarf_Die die, bool subprogram, int depth, int enclosing) {
+  // The inlined instances (and anything else with addresses) below
+  // `parent`, a DIE at `depth` inside function `enclosing`, into `out`.
+  void IndexBody(Dwarf_Die* parent, int depth, int enclosing, Ranges* out) {
+    ForEachChild(parent, [&](Dwarf_Die* child) {
+      const int tag = lib_.dwarf_tag(child);
+      int inner = enclosing;
+      if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+        inner =
+            Add(*child, tag == DW_TAG_subprogram, depth + 1, enclosing, out);
+      } else if (tag != DW_TAG_lexical_block && tag != DW_TAG_try_block &&
+                 tag != DW_TAG_catch_block && !IsClass(tag)) {
+        return;
+      }
+      if (lib_.dwarf_haschildren(child) > 0) {
+        IndexBody(child, depth + 1, inner, out);
+      }
+    });
+  }
+
+  // The member functions of classes local to the body below `parent` (at
+  // `depth`), into local_.
+  void IndexLocalClasses(Dwarf_Die* parent, int depth) {
+    ForEachChild(parent, [&](Dwarf_Die* child) {
+      const int tag = lib_.dwarf_tag(child);
+      if (tag == DW_TAG_subprogram) {
+        Add(*child, /*subprogram=*/true, depth + 1, -1, &local_);
+      } else if (tag != DW_TAG_lexical_block && !IsClass(tag)) {
+        return;  // Inlined instances, variables: no types below.
+      }
+      if (lib_.dwarf_haschildren(child) > 0) {
+        IndexLocalClasses(child, depth + 1);
+      }
+    });
+  }
+
+  // Records a function with its ranges into `out`; returns its index, or
+  // `enclosing` if it has no addresses (a declaration, an abstract
+  // instance).
+  int Add(Dwarf_Die die, bool subprogram, int depth, int enclosing,
+          Ranges* out) {
     const int index = static_cast<int>(functions_.size());
     ptrdiff_t offset = 0;
     Dwarf_Addr base = 0, lo = 0, hi = 0;
-    const size_t before = ranges_.size();
+    bool any = false;
     while ((offset = lib_.dwarf_ranges(&die, offset, &base, &lo, &hi)) > 0) {
-      if (lo < hi) ranges_.push_back(Range{lo, hi, index});
+      if (lo < hi) {
+        out->Add(lo, hi, index);
+        any = true;
+      }
     }
-    if (ranges_.size() == before) return enclosing;
+    if (!any) return enclosing;
     functions_.push_back(Function{die, enclosing, depth, subprogram});
     return index;
   }
 
   const LibDw& lib_;
   std::vector<Function> functions_;
-  // By start; reach_[i] is the highest end among ranges_[0..i].
-  std::vector<Range> ranges_;
-  std::vector<Dwarf_Addr> reach_;
-  std::vector<Dwarf_Off> imported_;
+  Ranges outer_;
+  // The bodies indexed so far, by their function.
+  absl::flat_hash_map<int, Ranges> bodies_;
+  std::vector<Dwarf_Die> bodies_to_search_;
+  Ranges local_;
+  bool local_indexed_ = false;
+  absl::flat_hash_set<Dwarf_Off> imported_;
 };
 
 ModuleScopes::ModuleScopes(const LibDw& lib, Dwfl_Module* mod)
