@@ -150,8 +150,9 @@ class ModuleScopes::Unit {
     ForEachChild(cudie, [this](Dwarf_Die* child) {
       if (lib_.dwarf_tag(child) != DW_TAG_subprogram) return;
       Add(*child, /*subprogram=*/true, 1, -1, &outer_);
-      if (lib_.dwarf_haschildren(child) > 0)
+      if (lib_.dwarf_haschildren(child) > 0) {
         bodies_to_search_.push_back(*child);
+      }
     });
   }
 
