@@ -20,9 +20,10 @@ bool IsClass(int tag) {
 }  // namespace
 
 // One unit's functions and their address ranges, indexed lazily:
-//  - first the unit's own children, where compilers put every function's
-//    concrete DIE except those of local classes (dwarf_getscopes looks no
-//    further either);
+//  - first the functions outside any function: the unit's own children,
+//    where gcc puts every function's concrete DIE except those of local
+//    classes (dwarf_getscopes looks no further), and those in namespaces,
+//    where clang puts the functions defined there;
 //  - the body of a function, for its inlined instances, the first time an
 //    address falls in it;
 //  - for an address in none of those, the members of the classes local to
@@ -41,7 +42,9 @@ class ModuleScopes::Unit {
     if (f < 0) {
       if (!local_indexed_) {
         local_indexed_ = true;
-        for (Dwarf_Die die : bodies_to_search_) IndexLocalClasses(&die, 1);
+        for (Dwarf_Die die : bodies_to_search_) {
+          IndexLocalClasses(&die, 1);
+        }
         local_.Finish();
       }
       f = local_.Innermost(addr, functions_);
@@ -138,18 +141,27 @@ class ModuleScopes::Unit {
         visit(&child);
       } else if (lib_.dwarf_attr(&child, DW_AT_import, &attr) != nullptr &&
                  lib_.dwarf_formref_die(&attr, &unit) != nullptr &&
-                 imported_.insert(lib_.dwarf_dieoffset(&unit)).second) {
+                 imported_.insert(unit.addr).second) {
         ForEachChild(&unit, visit);
       }
     } while (lib_.dwarf_siblingof(&child, &child) == 0);
   }
 
-  // The unit's own functions into outer_, and which bodies may hold local
-  // classes.
-  void IndexUnit(Dwarf_Die* cudie) {
-    ForEachChild(cudie, [this](Dwarf_Die* child) {
-      if (lib_.dwarf_tag(child) != DW_TAG_subprogram) return;
-      Add(*child, /*subprogram=*/true, 1, -1, &outer_);
+  // The functions below `scope` (the unit or a namespace in it, at
+  // `depth`) into outer_, and which of their bodies may hold local classes.
+  void IndexUnit(Dwarf_Die* scope, int depth = 0) {
+    ForEachChild(scope, [&](Dwarf_Die* child) {
+      const int tag = lib_.dwarf_tag(child);
+      if (tag == DW_TAG_namespace || tag == DW_TAG_module) {
+        if (lib_.dwarf_haschildren(child) > 0) IndexUnit(child, depth + 1);
+        return;
+      }
+      if (tag != DW_TAG_subprogram) return;
+      Dwarf_Attribute attr;
+      if (lib_.dwarf_attr(child, DW_AT_declaration, &attr) != nullptr) {
+        return;  // A declaration: no addresses, no body.
+      }
+      Add(*child, /*subprogram=*/true, depth + 1, -1, &outer_);
       if (lib_.dwarf_haschildren(child) > 0) {
         bodies_to_search_.push_back(*child);
       }
@@ -219,7 +231,9 @@ class ModuleScopes::Unit {
   std::vector<Dwarf_Die> bodies_to_search_;
   Ranges local_;
   bool local_indexed_ = false;
-  absl::flat_hash_set<Dwarf_Off> imported_;
+  // By where their DIEs lie: offsets repeat between a file and its dwz
+  // alternate.
+  absl::flat_hash_set<const void*> imported_;
 };
 
 ModuleScopes::ModuleScopes(const LibDw& lib, Dwfl_Module* mod)

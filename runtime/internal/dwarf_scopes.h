@@ -28,14 +28,15 @@ struct Scopes {
 // DIEs around the address: every level of inlining, up to the subprogram.
 // (libdw's dwarf_getscopes stops at the innermost inlined instance and goes
 // on with its abstract definition's scopes, which drops the levels between
-// it and the function they were inlined into; and it never looks inside a
-// function for the members of its local classes, lambdas among them.)
+// it and the function they were inlined into; it never looks inside a
+// function for the members of its local classes, lambdas among them, nor
+// inside a namespace, where clang puts the functions defined in it.)
 //
-// The first address looked up in a compilation unit walks the unit's DIEs
-// once and indexes its subprograms and inlined subroutines by their address
-// ranges; later addresses in the unit read no DWARF. dwarf_getscopes walks
-// the unit again for every address, and a test's unit, which holds
-// GoogleTest's templates, takes 0.3-0.5 ms.
+// Each compilation unit's functions are indexed by their address ranges as
+// far as its addresses need (see the .cc), so that later addresses in the
+// unit read little or no DWARF. dwarf_getscopes walks the unit again for
+// every address, and a test's unit, which holds GoogleTest's templates,
+// takes 0.3-0.5 ms.
 //
 // Valid as long as the module's DWARF: make a new one when the modules are
 // reported again. Not thread-safe.
