@@ -43,7 +43,7 @@ class ModuleScopes::Unit {
       if (!local_indexed_) {
         local_indexed_ = true;
         for (Dwarf_Die die : bodies_to_search_) {
-          IndexLocalClasses(&die, 1);
+          IndexBody(&die, 1, -1, /*inlined=*/false, &local_);
         }
         local_.Finish();
       }
@@ -54,7 +54,7 @@ class ModuleScopes::Unit {
     if (inserted) {
       // Copied: indexing appends to functions_.
       Dwarf_Die die = functions_[f].die;
-      IndexBody(&die, functions_[f].depth, f, &body->second);
+      IndexBody(&die, functions_[f].depth, f, /*inlined=*/true, &body->second);
       body->second.Finish();
     }
     const int inner = body->second.Innermost(addr, functions_);
@@ -168,13 +168,17 @@ class ModuleScopes::Unit {
     });
   }
 
-  // The inlined instances (and anything else with addresses) below
-  // `parent`, a DIE at `depth` inside function `enclosing`, into `out`.
-  void IndexBody(Dwarf_Die* parent, int depth, int enclosing, Ranges* out) {
+  // The functions below `parent`, a DIE at `depth` inside function
+  // `enclosing`, into `out`: the subprograms of local classes, and with
+  // `inlined` the inlined instances and all below them too. Without it the
+  // walk stays out of inlined instances, which hold no types.
+  void IndexBody(Dwarf_Die* parent, int depth, int enclosing, bool inlined,
+                 Ranges* out) {
     ForEachChild(parent, [&](Dwarf_Die* child) {
       const int tag = lib_.dwarf_tag(child);
       int inner = enclosing;
-      if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+      if (tag == DW_TAG_subprogram ||
+          (inlined && tag == DW_TAG_inlined_subroutine)) {
         inner =
             Add(*child, tag == DW_TAG_subprogram, depth + 1, enclosing, out);
       } else if (tag != DW_TAG_lexical_block && tag != DW_TAG_try_block &&
@@ -182,23 +186,7 @@ class ModuleScopes::Unit {
         return;
       }
       if (lib_.dwarf_haschildren(child) > 0) {
-        IndexBody(child, depth + 1, inner, out);
-      }
-    });
-  }
-
-  // The member functions of classes local to the body below `parent` (at
-  // `depth`), into local_.
-  void IndexLocalClasses(Dwarf_Die* parent, int depth) {
-    ForEachChild(parent, [&](Dwarf_Die* child) {
-      const int tag = lib_.dwarf_tag(child);
-      if (tag == DW_TAG_subprogram) {
-        Add(*child, /*subprogram=*/true, depth + 1, -1, &local_);
-      } else if (tag != DW_TAG_lexical_block && !IsClass(tag)) {
-        return;  // Inlined instances, variables: no types below.
-      }
-      if (lib_.dwarf_haschildren(child) > 0) {
-        IndexLocalClasses(child, depth + 1);
+        IndexBody(child, depth + 1, inner, inlined, out);
       }
     });
   }

@@ -32,9 +32,6 @@ struct LibDw {
   decltype(&::dwfl_module_getsrc) dwfl_module_getsrc;
   decltype(&::dwfl_lineinfo) dwfl_lineinfo;
   decltype(&::dwfl_module_addrdie) dwfl_module_addrdie;
-  // Not used by the symbolizer (ModuleScopes): tests compare with them.
-  decltype(&::dwarf_getscopes) dwarf_getscopes;
-  decltype(&::dwarf_getscopes_die) dwarf_getscopes_die;
   decltype(&::dwarf_child) dwarf_child;
   decltype(&::dwarf_siblingof) dwarf_siblingof;
   decltype(&::dwarf_haschildren) dwarf_haschildren;
@@ -48,6 +45,9 @@ struct LibDw {
   decltype(&::dwarf_formudata) dwarf_formudata;
   decltype(&::dwarf_getsrcfiles) dwarf_getsrcfiles;
   decltype(&::dwarf_filesrc) dwarf_filesrc;
+  // Not used by the symbolizer (ModuleScopes): its tests compare with them.
+  decltype(&::dwarf_getscopes) dwarf_getscopes;
+  decltype(&::dwarf_getscopes_die) dwarf_getscopes_die;
 };
 
 // Loads libdw once; later calls return the same pointer. Returns null if it
