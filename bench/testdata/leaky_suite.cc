@@ -173,17 +173,17 @@ double SignalFloorMs(const std::vector<pid_t>& tids) {
   sigemptyset(&action.sa_mask);
   sigaction(signal, &action, nullptr);
   const pid_t pid = getpid();
+  siginfo_t info;
+  memset(&info, 0, sizeof(info));
+  info.si_signo = signal;
+  info.si_code = SI_QUEUE;
+  info.si_pid = pid;
+  info.si_uid = getuid();
   std::vector<double> rounds;
   for (int round = 0; round < 7; ++round) {
     floor_answers_due.store(static_cast<int>(tids.size()));
     const int64_t start = NowNs();
     for (pid_t tid : tids) {
-      siginfo_t info;
-      memset(&info, 0, sizeof(info));
-      info.si_signo = signal;
-      info.si_code = SI_QUEUE;
-      info.si_pid = pid;
-      info.si_uid = getuid();
       syscall(SYS_rt_tgsigqueueinfo, pid, tid, signal, &info);
     }
     for (int due; (due = floor_answers_due.load()) != 0;) {
